@@ -1,0 +1,81 @@
+"""The declared feature schema (configs/features.yaml) as typed settings."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Feature(_Strict):
+    name: str
+    kind: Literal["numeric", "categorical"]
+    dtype: Literal["int", "float", "str"] = "str"
+    min: float | None = None
+    max: float | None = None
+    categories: tuple[str, ...] | None = None
+    max_null_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> "Feature":
+        if self.kind == "categorical" and not self.categories:
+            raise ValueError(f"feature {self.name!r}: categorical needs 'categories'")
+        if self.kind == "numeric" and self.categories:
+            raise ValueError(f"feature {self.name!r}: numeric cannot have 'categories'")
+        if self.kind == "numeric" and self.dtype == "str":
+            raise ValueError(f"feature {self.name!r}: numeric needs dtype int or float")
+        return self
+
+    @property
+    def nullable(self) -> bool:
+        return self.max_null_rate > 0
+
+
+class Bounds(_Strict):
+    min: float
+    max: float
+
+
+class Segment(_Strict):
+    column: str
+    value: str
+
+
+class FeatureSchema(_Strict):
+    id_column: str
+    timestamp_column: str
+    label: str
+    row_count: Bounds
+    label_rate: Bounds
+    segment: Segment
+    features: tuple[Feature, ...]
+
+    @model_validator(mode="after")
+    def _segment_declared(self) -> "FeatureSchema":
+        names = [f.name for f in self.features]
+        if len(set(names)) != len(names):
+            raise ValueError("features: names must be unique")
+        if self.segment.column not in names:
+            raise ValueError(f"segment.column {self.segment.column!r} is not a declared feature")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def numeric(self) -> list[str]:
+        return [f.name for f in self.features if f.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f.name for f in self.features if f.kind == "categorical"]
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)

@@ -1,0 +1,181 @@
+"""Typed settings: configs/*.yaml validated once, at the CLI edge, into frozen objects.
+
+Each lifecycle step owns the model of its own file (gate/config.py reads gates.yaml, ...)
+through `load_section`; the core sections every step needs are bundled in `Settings`.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modelops.data.schema import FeatureSchema
+from modelops.errors import ConfigError
+
+CONFIG_DIR_ENV = "MODELOPS_CONFIG_DIR"
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contract(_Strict):
+    load_data: str = Field(pattern=r"^[\w.]+:\w+$")
+    build_pipeline: str = Field(pattern=r"^[\w.]+:\w+$")
+
+
+class ModelConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z][\w-]*$")
+    owner: str
+    description: str = ""
+    contract: Contract
+    skops_trusted_types: tuple[str, ...] = ()
+
+
+class Scenario(_Strict):
+    covariate_drift: float = Field(default=0.0, ge=0, le=1)
+    zero_fill_feature: str | None = None
+    zero_fill_fraction: float = Field(default=0.0, ge=0, le=1)
+    segment_shift: float = Field(default=0.0, ge=0, le=1)
+    label_shift: float = Field(default=0.0, ge=0, le=1)
+
+
+class Source(_Strict):
+    rows: int = Field(ge=1000, le=10_000_000)
+    seed: int
+    start: str
+    days: int = Field(default=365, ge=1)
+    scenario: Scenario = Scenario()
+
+
+class Split(_Strict):
+    valid_fraction: float = Field(gt=0, lt=0.5)
+    eval_fraction: float = Field(gt=0, lt=0.5)
+
+
+class DataPaths(_Strict):
+    raw: Path
+    validation_report: Path
+    train: Path
+    valid: Path
+    eval: Path
+    train_out: Path
+    evaluate_out: Path
+
+
+class DataConfig(_Strict):
+    source: Source
+    split: Split
+    paths: DataPaths
+
+
+class TrainConfig(_Strict):
+    estimator: Literal["hist_gradient_boosting", "logistic_regression", "random_forest"]
+    seed: int
+    params: dict[str, Any] = {}
+    curve_every: int = Field(default=10, ge=1)
+    importance_rows: int = Field(default=5000, ge=100)
+    threads: int = Field(default=2, ge=1)
+
+
+class Settings(_Strict):
+    """The resolved core config: model, data, features and training."""
+
+    root: Path
+    config_dir: Path
+    model: ModelConfig
+    data: DataConfig
+    features: FeatureSchema
+    train: TrainConfig
+    overrides: tuple[str, ...] = ()
+
+    def path(self, relative: Path | str) -> Path:
+        """Resolve a repo-relative path against the project root."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.root / p
+
+    def config_hash(self) -> str:
+        """sha256 of the resolved config that shapes the model (overrides included)."""
+        payload = {
+            k: getattr(self, k).model_dump(mode="json") for k in ("model", "data", "features", "train")
+        }
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+_CORE_FILES = {"model": "model.yaml", "data": "data.yaml", "features": "features.yaml", "train": "train.yaml"}
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML mapping, naming the file on any problem."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def validate_model(model: type[M], data: dict[str, Any], source: str) -> M:
+    """Validate `data` against `model`; the error names the file, field path and rule."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "<root>"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{source}: {where}: {first['msg']}{more}") from exc
+
+
+def load_section(config_dir: Path, filename: str, model: type[M]) -> M:
+    """Load one configs/<filename> into its typed model (used by every lifecycle step)."""
+    path = config_dir / filename
+    return validate_model(model, read_yaml(path), str(path))
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """`train.params.max_iter=50` -> (["train", "params", "max_iter"], 50)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.params.max_iter=50")
+    parts = key.split(".")
+    if parts[0] not in _CORE_FILES:
+        raise ConfigError(f"--set {item!r}: key must start with one of {sorted(_CORE_FILES)}")
+    return parts, yaml.safe_load(raw)
+
+
+def apply_override(raw: dict[str, Any], parts: list[str], value: Any, item: str) -> None:
+    node: Any = raw
+    for part in parts[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"--set {item!r}: unknown key {part!r}")
+        node = node[part]
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {item!r}: {parts[-2]!r} is not a mapping")
+    node[parts[-1]] = value
+
+
+def default_config_dir(root: Path) -> Path:
+    return Path(os.environ.get(CONFIG_DIR_ENV, root / "configs"))
+
+
+def load_settings(
+    root: Path | None = None, overrides: list[str] | tuple[str, ...] = (), config_dir: Path | None = None
+) -> Settings:
+    """Load and validate the core config once; `overrides` are `--set KEY=VALUE` items."""
+    root = (root or Path.cwd()).resolve()
+    config_dir = config_dir or default_config_dir(root)
+    raw: dict[str, Any] = {name: read_yaml(config_dir / fname) for name, fname in _CORE_FILES.items()}
+    for item in overrides:
+        parts, value = parse_override(item)
+        apply_override(raw, parts, value, item)
+    raw.update(root=root, config_dir=config_dir, overrides=tuple(overrides))
+    return validate_model(Settings, raw, f"{config_dir}/*.yaml")

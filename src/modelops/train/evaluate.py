@@ -1,0 +1,59 @@
+"""`modelops evaluate`: score the newly registered version on the frozen evaluation set."""
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelops import metrics
+from modelops.adapters import dvc, tracking
+from modelops.data.ingest import read_table
+from modelops.errors import ModelOpsError
+from modelops.settings import Settings
+from modelops.threads import limit_threads
+
+
+def slice_metrics(frame: Any, y: np.ndarray, p: np.ndarray, column: str) -> dict[str, dict[str, float]]:
+    out = {}
+    for value in sorted(map(str, frame[column].dropna().unique())):
+        mask = (frame[column].astype(str) == value).to_numpy()
+        out[f"{column}={value}"] = {"rows": int(mask.sum()), **metrics.classification_metrics(y[mask], p[mask])}
+    return out
+
+
+def evaluate(settings: Settings) -> dict[str, Any]:
+    model_file = settings.path(settings.data.paths.train_out) / "model.json"
+    if not model_file.is_file():
+        raise ModelOpsError(f"{model_file}: no trained model recorded; run `modelops train` first")
+    trained = json.loads(model_file.read_text())
+    tracking.configure(settings.root)
+    mv = tracking.get_version(trained["name"], trained["version"])
+    eval_path = settings.path(settings.data.paths.eval)
+    frame = read_table(eval_path)
+    y = frame[settings.features.label].to_numpy(dtype=np.int64)
+    with tempfile.TemporaryDirectory() as tmp, limit_threads(settings.train.threads):
+        model = tracking.load_verified(mv, Path(tmp), mv.tags[tracking.TAG_MODEL_SHA256],
+                                       settings.model.skops_trusted_types)
+        p = model.predict_proba(frame[settings.features.names])[:, 1]
+    overall = metrics.classification_metrics(y, p)
+    result = {
+        "model": mv.uri,
+        "eval_md5": dvc.md5(eval_path),
+        "rows": int(len(frame)),
+        "overall": overall,
+        "slices": slice_metrics(frame, y, p, settings.features.segment.column),
+        "reliability": metrics.reliability_table(y, p),
+    }
+    out = settings.path(settings.data.paths.evaluate_out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps({f"eval_{k}": v for k, v in overall.items()}, indent=2,
+                                                 sort_keys=True) + "\n")
+    (out / "report.json").write_text(json.dumps(result, indent=2) + "\n")
+    import mlflow
+
+    with mlflow.start_run(run_id=mv.run_id):
+        mlflow.log_metrics({f"eval_{k}": v for k, v in overall.items() if not np.isnan(v)})
+        mlflow.log_artifact(str(out / "report.json"), "evaluate")
+    return result
