@@ -19,6 +19,7 @@ STEPS = (
     "modelops.release.commands",
     "modelops.serve.commands",
     "modelops.monitor.commands",
+    "modelops.workflows.commands",
 )
 
 
@@ -44,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ModelOpsError as exc:
-        print(f"modelops {args.command}: error: {exc}", file=sys.stderr)
+        nested = [str(v) for k, v in vars(args).items() if k.endswith("_command") and v]
+        print(f"modelops {' '.join([args.command, *nested])}: error: {exc}", file=sys.stderr)
         return exc.exit_code
 
 

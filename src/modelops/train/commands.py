@@ -16,7 +16,7 @@ def _train(args: argparse.Namespace) -> int:
         print(json.dumps(result.as_dict()))
     else:
         auc = result.metrics.get("valid_roc_auc")
-        print(f"registered {result.name} version {result.version} (run {result.run_id}, valid ROC AUC {auc:.4f})")
+        print(f"registered {result.name} version {result.version} (run {result.run_id}, valid AUC {auc:.4f})")
         print(result.version)
     return 0
 
@@ -37,9 +37,13 @@ def register(sub: Any) -> None:
         "validation metrics, plots, environment and lineage tags to MLflow, and register a new version "
         "of the model. Prints the new version number last.",
     )
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config value for this run (recorded with the run), "
-                   "e.g. train.params.max_iter=50")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config value for this run (recorded with the run), e.g. train.params.max_iter=50",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_train)
     p = sub.add_parser(

@@ -19,7 +19,10 @@ def slice_metrics(frame: Any, y: np.ndarray, p: np.ndarray, column: str) -> dict
     out = {}
     for value in sorted(map(str, frame[column].dropna().unique())):
         mask = (frame[column].astype(str) == value).to_numpy()
-        out[f"{column}={value}"] = {"rows": int(mask.sum()), **metrics.classification_metrics(y[mask], p[mask])}
+        out[f"{column}={value}"] = {
+            "rows": int(mask.sum()),
+            **metrics.classification_metrics(y[mask], p[mask]),
+        }
     return out
 
 
@@ -34,22 +37,24 @@ def evaluate(settings: Settings) -> dict[str, Any]:
     frame = read_table(eval_path)
     y = frame[settings.features.label].to_numpy(dtype=np.int64)
     with tempfile.TemporaryDirectory() as tmp, limit_threads(settings.train.threads):
-        model = tracking.load_verified(mv, Path(tmp), mv.tags[tracking.TAG_MODEL_SHA256],
-                                       settings.model.skops_trusted_types)
+        model = tracking.load_verified(
+            mv, Path(tmp), mv.tags[tracking.TAG_MODEL_SHA256], settings.model.skops_trusted_types
+        )
         p = model.predict_proba(frame[settings.features.names])[:, 1]
     overall = metrics.classification_metrics(y, p)
     result = {
         "model": mv.uri,
         "eval_md5": dvc.md5(eval_path),
-        "rows": int(len(frame)),
+        "rows": len(frame),
         "overall": overall,
         "slices": slice_metrics(frame, y, p, settings.features.segment.column),
         "reliability": metrics.reliability_table(y, p),
     }
     out = settings.path(settings.data.paths.evaluate_out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps({f"eval_{k}": v for k, v in overall.items()}, indent=2,
-                                                 sort_keys=True) + "\n")
+    (out / "metrics.json").write_text(
+        json.dumps({f"eval_{k}": v for k, v in overall.items()}, indent=2, sort_keys=True) + "\n"
+    )
     (out / "report.json").write_text(json.dumps(result, indent=2) + "\n")
     import mlflow
 

@@ -34,8 +34,14 @@ class TrainResult:
     metrics: dict[str, float]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "uri": f"models:/{self.name}/{self.version}",
-                "run_id": self.run_id, "model_sha256": self.model_sha256, "metrics": self.metrics}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "uri": f"models:/{self.name}/{self.version}",
+            "run_id": self.run_id,
+            "model_sha256": self.model_sha256,
+            "metrics": self.metrics,
+        }
 
 
 def features_and_label(frame: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, np.ndarray]:
@@ -48,28 +54,43 @@ def curves(pipe: Any, X: pd.DataFrame, y: np.ndarray, every: int) -> dict[str, l
     if not hasattr(estimator, "staged_predict_proba"):
         return {}
     Xt = pipe[:-1].transform(X)
-    out: dict[str, list[tuple[int, float]]] = {"valid_log_loss": [], "valid_roc_auc": []}
+    out: dict[str, list[tuple[int, float]]] = {"curve_valid_log_loss": [], "curve_valid_roc_auc": []}
     for i, proba in enumerate(estimator.staged_predict_proba(Xt), start=1):
         if i % every == 0 or i == estimator.n_iter_:
-            out["valid_log_loss"].append((i, metrics.log_loss(y, proba[:, 1])))
-            out["valid_roc_auc"].append((i, metrics.roc_auc(y, proba[:, 1])))
+            out["curve_valid_log_loss"].append((i, metrics.log_loss(y, proba[:, 1])))
+            out["curve_valid_roc_auc"].append((i, metrics.roc_auc(y, proba[:, 1])))
     return out
 
 
-def permutation_importance(pipe: Any, X: pd.DataFrame, y: np.ndarray, rows: int, seed: int) -> dict[str, float]:
+def permutation_importance(
+    pipe: Any, X: pd.DataFrame, y: np.ndarray, rows: int, seed: int
+) -> dict[str, float]:
     from sklearn.inspection import permutation_importance as pi
 
     sample = X.sample(n=min(rows, len(X)), random_state=seed)
-    result = pi(pipe, sample, y[X.index.get_indexer(sample.index)], scoring="roc_auc", n_repeats=3,
-                random_state=seed, n_jobs=1)
+    result = pi(
+        pipe,
+        sample,
+        y[X.index.get_indexer(sample.index)],
+        scoring="roc_auc",
+        n_repeats=3,
+        random_state=seed,
+        n_jobs=1,
+    )
     return {name: float(v) for name, v in zip(X.columns, result.importances_mean, strict=True)}
 
 
 def _flat_params(settings: Settings) -> dict[str, str]:
     t = settings.train
     params = {f"model.{k}": str(v) for k, v in t.params.items()}
-    params.update({"estimator": t.estimator, "seed": str(t.seed), "rows": str(settings.data.source.rows),
-                   "data.seed": str(settings.data.source.seed)})
+    params.update(
+        {
+            "estimator": t.estimator,
+            "seed": str(t.seed),
+            "rows": str(settings.data.source.rows),
+            "data.seed": str(settings.data.source.seed),
+        }
+    )
     scenario = settings.data.source.scenario.model_dump()
     params.update({f"scenario.{k}": str(v) for k, v in scenario.items()})
     return params
@@ -106,8 +127,9 @@ def train(settings: Settings) -> TrainResult:
         p_valid = pipe.predict_proba(X_valid)[:, 1]
         final = {f"valid_{k}": v for k, v in metrics.classification_metrics(y_valid, p_valid).items()}
         curve = curves(pipe, X_valid, y_valid, settings.train.curve_every)
-        importance = permutation_importance(pipe, X_valid, y_valid, settings.train.importance_rows,
-                                            settings.train.seed)
+        importance = permutation_importance(
+            pipe, X_valid, y_valid, settings.train.importance_rows, settings.train.seed
+        )
 
     with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
         run_id = run.info.run_id
@@ -125,9 +147,15 @@ def train(settings: Settings) -> TrainResult:
             mlflow.log_artifact(str(plot), "plots")
         (tmp_dir / "environment.json").write_text(json.dumps(lineage.environment(), indent=2))
         (tmp_dir / "requirements-freeze.txt").write_text(lineage.full_freeze())
-        (tmp_dir / "resolved_config.json").write_text(json.dumps(
-            {k: getattr(settings, k).model_dump(mode="json") for k in ("model", "data", "features", "train")},
-            indent=2))
+        (tmp_dir / "resolved_config.json").write_text(
+            json.dumps(
+                {
+                    k: getattr(settings, k).model_dump(mode="json")
+                    for k in ("model", "data", "features", "train")
+                },
+                indent=2,
+            )
+        )
         for name in ("environment.json", "requirements-freeze.txt", "resolved_config.json"):
             mlflow.log_artifact(str(tmp_dir / name), "run")
 
@@ -158,7 +186,9 @@ def train(settings: Settings) -> TrainResult:
     return result
 
 
-def _write_outputs(settings: Settings, result: TrainResult, curve: dict[str, list[tuple[int, float]]]) -> None:
+def _write_outputs(
+    settings: Settings, result: TrainResult, curve: dict[str, list[tuple[int, float]]]
+) -> None:
     out = settings.path(settings.data.paths.train_out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "model.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")

@@ -5,15 +5,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display on CI runners or servers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import (
     ConfusionMatrixDisplay,
     PrecisionRecallDisplay,
     RocCurveDisplay,
 )
 
-from modelops.metrics import reliability_table  # noqa: E402
+from modelops.metrics import reliability_table
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -23,8 +23,9 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def write_plots(y: np.ndarray, p: np.ndarray, importance: dict[str, float], out: Path,
-                threshold: float = 0.5) -> list[Path]:
+def write_plots(
+    y: np.ndarray, p: np.ndarray, importance: dict[str, float], out: Path, threshold: float = 0.5
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     fig, ax = plt.subplots(figsize=(5, 4))

@@ -1,0 +1,84 @@
+"""The contract between modelops and the model package. If this fails after you edited
+src/<your model>/, the message says which function and what the contract expects."""
+
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from modelops.contract import load_package, resolve
+from modelops.data.validate import validate_frame
+from modelops.errors import ContractError
+from modelops.settings import load_settings
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def settings():  # type: ignore[no-untyped-def]
+    return load_settings(REPO, ["data.source.rows=2000"])
+
+
+def test_load_data_returns_a_frame_that_passes_the_declared_schema(settings) -> None:  # type: ignore[no-untyped-def]
+    frame = load_package(settings).raw_snapshot(settings)
+    assert isinstance(frame, pd.DataFrame)
+    assert len(frame) == 2000
+    assert validate_frame(frame, settings.features)["status"] == "passed"
+
+
+def test_build_pipeline_is_unfitted_and_fits_to_probabilities(settings) -> None:  # type: ignore[no-untyped-def]
+    package = load_package(settings)
+    pipe = package.unfitted_pipeline(
+        settings.model_copy(update={"train": settings.train.model_copy(update={"params": {"max_iter": 10}})})
+    )
+    with pytest.raises(NotFittedError):
+        check_is_fitted(pipe)
+    frame = package.raw_snapshot(settings)
+    pipe.fit(frame[settings.features.names], frame[settings.features.label])
+    proba = pipe.predict_proba(frame[settings.features.names].head(50))
+    assert proba.shape == (50, 2)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.fixture
+def broken_module(tmp_path: Path):  # type: ignore[no-untyped-def]
+    (tmp_path / "broken_model.py").write_text(
+        textwrap.dedent("""
+        def load_raw(rows):
+            return None
+
+        def returns_list(source):
+            return [1, 2, 3]
+    """)
+    )
+    sys.path.insert(0, str(tmp_path))
+    yield "broken_model"
+    sys.path.remove(str(tmp_path))
+    sys.modules.pop("broken_model", None)
+
+
+def test_wrong_signature_is_explained(broken_module: str) -> None:
+    with pytest.raises(
+        ContractError,
+        match=r"contract\.load_data: broken_model:load_raw takes \(rows\), "
+        r"the contract needs \(source\)",
+    ):
+        resolve(f"{broken_module}:load_raw", "load_data")
+
+
+def test_missing_function_and_module_are_named(broken_module: str) -> None:
+    with pytest.raises(ContractError, match="has no function 'nope'"):
+        resolve(f"{broken_module}:nope", "load_data")
+    with pytest.raises(ContractError, match="cannot import 'no_such_pkg'"):
+        resolve("no_such_pkg:load_raw", "load_data")
+
+
+def test_non_frame_return_is_explained(broken_module: str, settings) -> None:  # type: ignore[no-untyped-def]
+    contract = settings.model.contract.model_copy(update={"load_data": f"{broken_module}:returns_list"})
+    bad = settings.model_copy(update={"model": settings.model.model_copy(update={"contract": contract})})
+    with pytest.raises(ContractError, match="returned list, expected a pandas DataFrame"):
+        load_package(bad).raw_snapshot(bad)

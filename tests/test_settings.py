@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+
+from modelops.errors import ConfigError
+from modelops.settings import load_settings
+from tests.conftest import REPO, edit_yaml
+
+
+def copy_configs(tmp_path: Path) -> Path:
+    import shutil
+
+    shutil.copytree(REPO / "configs", tmp_path / "configs")
+    return tmp_path
+
+
+def test_repo_configs_load_and_hash_is_stable() -> None:
+    a, b = load_settings(REPO), load_settings(REPO)
+    assert a.config_hash() == b.config_hash()
+    assert a.features.segment.value == "enterprise"
+
+
+def test_override_changes_value_and_hash_and_is_recorded() -> None:
+    base = load_settings(REPO)
+    s = load_settings(REPO, ["train.params.max_iter=7"])
+    assert s.train.params["max_iter"] == 7
+    assert s.overrides == ("train.params.max_iter=7",)
+    assert s.config_hash() != base.config_hash()
+
+
+@pytest.mark.parametrize(
+    ("item", "needle"),
+    [
+        ("nonsense", "expected KEY=VALUE"),
+        ("bogus.x=1", "key must start with"),
+        ("data.nope.rows=1", "unknown key 'nope'"),
+        ("data.source.rows=12", "data.source.rows"),
+    ],
+)
+def test_bad_override_is_named(item: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(REPO, [item])
+
+
+def test_unknown_key_rejected_naming_file_and_field(tmp_path: Path) -> None:
+    root = copy_configs(tmp_path)
+    edit_yaml(root / "configs/train.yaml", lambda d: d.update(learning_rat=0.1))
+    with pytest.raises(ConfigError, match=r"train\.learning_rat: Extra inputs are not permitted"):
+        load_settings(root)
+
+
+def test_wrong_type_rejected(tmp_path: Path) -> None:
+    root = copy_configs(tmp_path)
+    edit_yaml(root / "configs/data.yaml", lambda d: d["split"].update(eval_fraction="lots"))
+    with pytest.raises(ConfigError, match=r"data\.split\.eval_fraction"):
+        load_settings(root)
+
+
+def test_categorical_without_categories_rejected(tmp_path: Path) -> None:
+    root = copy_configs(tmp_path)
+    edit_yaml(root / "configs/features.yaml", lambda d: d["features"][5].pop("categories"))
+    with pytest.raises(ConfigError, match="categorical needs 'categories'"):
+        load_settings(root)
+
+
+def test_missing_config_file_named(tmp_path: Path) -> None:
+    root = copy_configs(tmp_path)
+    (root / "configs/train.yaml").unlink()
+    with pytest.raises(ConfigError, match=r"train\.yaml: config file not found"):
+        load_settings(root)

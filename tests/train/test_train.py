@@ -1,0 +1,88 @@
+"""Tracked training into the real (embedded) MLflow registry."""
+
+import json
+
+import pytest
+from mlflow import MlflowClient
+
+from modelops.adapters import tracking
+from tests.conftest import Project
+
+pytestmark = pytest.mark.integration
+
+
+def test_dvc_pipeline_registered_a_version_with_lineage(trained_project: Project) -> None:
+    p = trained_project
+    tracking.configure(p.root)
+    mv = tracking.get_version("churn", p.version)
+    head = p.git("rev-parse", "HEAD").strip()
+    assert mv.tags["git_sha"] == head
+    assert mv.tags["git_dirty"] in {"true", "false"}
+    assert mv.tags["data_validation"] == "passed"
+    lock = (p.root / "dvc.lock").read_text()
+    assert mv.tags["data_md5"] in lock and mv.tags["eval_md5"] in lock and mv.tags["train_md5"] in lock
+    assert mv.tags["model_sha256"] == tracking.model_sha256(mv)
+    assert len(mv.tags["config_sha256"]) == 64
+
+
+def test_run_has_params_curves_plots_environment(trained_project: Project) -> None:
+    tracking.configure(trained_project.root)
+    mv = tracking.get_version("churn", trained_project.version)
+    client = MlflowClient()
+    params, metrics, tags = tracking.run_data(mv.run_id)
+    assert params["model.max_iter"] == "40" and params["estimator"] == "hist_gradient_boosting"
+    history = client.get_metric_history(mv.run_id, "curve_valid_log_loss")
+    assert len(history) >= 4 and history[0].step < history[-1].step
+    assert history[-1].value < history[0].value  # the model learned something
+    assert 0.7 < metrics["valid_roc_auc"] < 1.0
+    assert "eval_roc_auc" in metrics  # the evaluate stage logged on the same run
+    artifacts = {a.path for a in client.list_artifacts(mv.run_id, "plots")}
+    for plot in ("roc", "precision_recall", "calibration", "confusion_matrix", "feature_importance"):
+        assert f"plots/{plot}.png" in artifacts
+    env = json.loads(open(client.download_artifacts(mv.run_id, "run/environment.json")).read())
+    assert env["packages"]["scikit-learn"] != "absent"
+    assert tags["hw.cpu_count"]
+
+
+def test_model_is_skops_with_signature(trained_project: Project) -> None:
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    tracking.configure(trained_project.root)
+    mv = tracking.get_version("churn", trained_project.version)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = tracking.download_model(mv, Path(tmp))
+        mlmodel = yaml.safe_load((local / "MLmodel").read_text())
+        assert mlmodel["flavors"]["sklearn"]["serialization_format"] == "skops"
+        assert "signature" in mlmodel and "inputs" in mlmodel["signature"]
+        assert not list(local.glob("*.pkl"))
+
+
+@pytest.mark.slow
+def test_retraining_same_inputs_gives_identical_metrics_and_overrides_are_recorded(
+    trained_project: Project,
+) -> None:
+    tracking.configure(trained_project.root)
+    first = tracking.get_version("churn", trained_project.version)
+    again = tracking.get_version("churn", trained_project.train())
+    assert again.version > first.version  # nothing registered is overwritten
+    _, m1, _ = tracking.run_data(first.run_id)
+    _, m2, _ = tracking.run_data(again.run_id)
+    for key in ("valid_roc_auc", "valid_log_loss", "valid_brier", "valid_ece"):
+        assert m1[key] == m2[key], key
+    changed = tracking.get_version("churn", trained_project.train("train.params.max_iter=5"))
+    params, m3, _ = tracking.run_data(changed.run_id)
+    assert json.loads(changed.tags["config_overrides"]) == ["train.params.max_iter=5"]
+    assert params["model.max_iter"] == "5"
+    assert changed.tags["config_sha256"] != first.tags["config_sha256"]
+    assert m3["valid_roc_auc"] != m1["valid_roc_auc"]
+
+
+def test_repro_skips_unchanged_stages(trained_project: Project) -> None:
+    import sys
+    from pathlib import Path
+
+    out = trained_project.sh(str(Path(sys.executable).with_name("dvc")), "status")
+    assert "up to date" in out.stdout.lower()
