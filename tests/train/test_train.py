@@ -1,6 +1,7 @@
 """Tracked training into the real (embedded) MLflow registry."""
 
 import json
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -39,7 +40,7 @@ def test_run_has_params_curves_plots_environment(trained_project: Project) -> No
     artifacts = {a.path for a in client.list_artifacts(mv.run_id, "plots")}
     for plot in ("roc", "precision_recall", "calibration", "confusion_matrix", "feature_importance"):
         assert f"plots/{plot}.png" in artifacts
-    env = json.loads(open(client.download_artifacts(mv.run_id, "run/environment.json")).read())
+    env = json.loads(Path(client.download_artifacts(mv.run_id, "run/environment.json")).read_text())
     assert env["packages"]["scikit-learn"] != "absent"
     assert tags["hw.cpu_count"]
 
