@@ -1,0 +1,114 @@
+"""Fixtures for monitoring: a throw-away project with a released version, served traffic as real logs."""
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+import pytest
+import yaml
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from churn.data import generate
+from churn.pipeline import build_pipeline
+from modelops.adapters import dvc
+from modelops.monitor.config import FILENAME, MonitoringConfig
+from modelops.settings import Scenario, Settings, load_section, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+TRAIN_ROWS = 20_000
+
+
+@dataclass
+class Project:
+    root: Path
+    settings: Settings
+    cfg: MonitoringConfig
+    model: object
+    train_md5: str
+
+    def scorer_factory(self, ref):
+        return lambda frame: self.model.predict_proba(frame)[:, 1]
+
+    def write_logs(self, path: Path, frame: pd.DataFrame, version: str = "1", mode: str = "wb") -> Path:
+        return write_logs(path, frame, self.settings.features.names, version, mode)
+
+    def write_labels(self, path: Path, frame: pd.DataFrame) -> Path:
+        return write_labels(path, frame, self.settings.features.label)
+
+    def write_release(self, version: int, train_md5: str) -> Path:
+        return write_release(self.root, version, train_md5)
+
+    def served(self, rows: int, seed: int, scenario: Scenario | None = None) -> pd.DataFrame:
+        """Fresh customers from the generator, scored by the released model."""
+        frame = generate(rows, seed, start="2025-06-01", days=7, scenario=scenario)
+        frame["score"] = self.model.predict_proba(frame[self.settings.features.names])[:, 1]
+        frame["request_id"] = [f"r{seed}-{i}" for i in range(rows)]
+        return frame
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory) -> Project:
+    root = tmp_path_factory.mktemp("monitor-project")
+    shutil.copytree(REPO / "configs", root / "configs")
+    settings = load_settings(root)
+    train = generate(TRAIN_ROWS, 1)
+    pipe = build_pipeline(settings.features, "hist_gradient_boosting", {"max_iter": 60}, 7)
+    pipe.fit(train[settings.features.names], train[settings.features.label])
+    split = root / "data" / "split" / "train.parquet"
+    split.parent.mkdir(parents=True)
+    train.to_parquet(split, index=False)
+    md5 = dvc.md5(split)
+    cache = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    cache.parent.mkdir(parents=True)
+    shutil.copy(split, cache)
+    write_release(root, 1, md5)
+    cfg = load_section(settings.config_dir, FILENAME, MonitoringConfig)
+    return Project(root, settings, cfg, pipe, md5)
+
+
+def write_release(root: Path, version: int, train_md5: str) -> Path:
+    doc = {
+        "schema_version": 1,
+        "model": {"name": "churn", "version": version, "uri": f"models:/churn/{version}", "sha256": "0" * 64},
+        "lineage": {"data_md5": "f" * 32, "train_md5": train_md5, "eval_md5": "e" * 32},
+        "track": "stable",
+    }
+    path = root / "releases" / "churn" / f"v{version}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def write_logs(
+    path: Path, frame: pd.DataFrame, names: list[str], version: str = "1", mode: str = "wb"
+) -> Path:
+    """Prediction log lines in the server's format (docs/INTERFACES.md)."""
+    feats = frame[names].astype(object).where(frame[names].notna(), None)
+    ts = pd.Timestamp("2025-06-02T00:00:00Z")
+    with path.open(mode) as fh:
+        rows = zip(frame["request_id"], frame["score"], feats.to_dict("records"), strict=True)
+        for i, (rid, score, row) in enumerate(rows):
+            rec = {
+                "request_id": rid,
+                "timestamp": (ts + pd.Timedelta(seconds=i)).isoformat(),
+                "model_version": version,
+                "features": row,
+                "score": float(score),
+            }
+            fh.write(orjson.dumps(rec, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    return path
+
+
+def write_labels(path: Path, frame: pd.DataFrame, label: str = "churned") -> Path:
+    frame[["request_id", label]].to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)

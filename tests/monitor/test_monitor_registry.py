@@ -1,0 +1,65 @@
+"""End to end on the trained project: release lineage -> DVC cache; the MLflow model scores the reference."""
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from churn.data import generate
+from modelops.adapters import tracking
+from modelops.settings import Scenario
+
+from .conftest import write_logs
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_monitor_finds_the_reference_through_the_release_and_scores_it_with_the_registry(
+    trained_project, tmp_path
+):
+    p = trained_project
+    settings = p.settings
+    tracking.configure(p.root)
+    mv = tracking.get_version(settings.model.name, p.version)
+    release = p.root / "releases" / settings.model.name / f"v{p.version}.yaml"
+    saved = release.read_bytes() if release.is_file() else None
+    release.parent.mkdir(parents=True, exist_ok=True)
+    release.write_text(
+        yaml.safe_dump(
+            {
+                "schema_version": 1,
+                "model": {
+                    "name": mv.name,
+                    "version": mv.version,
+                    "uri": mv.uri,
+                    "sha256": mv.tags["model_sha256"],
+                },
+                "lineage": {"train_md5": mv.tags["train_md5"], "data_md5": mv.tags["data_md5"]},
+            }
+        )
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            model = tracking.load_verified(
+                mv, Path(tmp), mv.tags["model_sha256"], settings.model.skops_trusted_types
+            )
+        names = settings.features.names
+        sc = Scenario(zero_fill_feature="days_since_last_login", zero_fill_fraction=0.33)
+        served = generate(4000, 31, start="2025-06-01", days=7, scenario=sc)
+        served["score"] = model.predict_proba(served[names])[:, 1]
+        served["request_id"] = [f"q{i}" for i in range(len(served))]
+        logs = write_logs(tmp_path / "p.jsonl", served, names, version=str(p.version))
+        code = p.run("monitor", "--predictions", str(logs), "--out", str(tmp_path / "out"))
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        section = summary["versions"][0]
+        assert code == 1, section["alerts"]
+        assert section["reference"]["source"] == "release"
+        assert section["reference"]["train_md5"] == mv.tags["train_md5"]
+        assert [d["feature"] for d in section["drift"] if d["drifted"]] == ["days_since_last_login"]
+    finally:
+        if saved is None:
+            release.unlink()
+        else:
+            release.write_bytes(saved)
