@@ -35,7 +35,12 @@ def generate(
         for i, s in enumerate(seeds)
     ]
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    for col, cats in (("plan", PLANS), ("contract", CONTRACTS), ("region", REGIONS), ("payment_method", PAYMENTS)):
+    for col, cats in (
+        ("plan", PLANS),
+        ("contract", CONTRACTS),
+        ("region", REGIONS),
+        ("payment_method", PAYMENTS),
+    ):
         frame[col] = pd.Categorical.from_codes(frame[col].to_numpy(), categories=list(cats))
     return frame
 

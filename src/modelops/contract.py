@@ -48,7 +48,9 @@ def resolve(spec: str, role: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ContractError(f"configs/model.yaml contract.{role}: cannot import {module_name!r} ({exc})") from exc
+        raise ContractError(
+            f"configs/model.yaml contract.{role}: cannot import {module_name!r} ({exc})"
+        ) from exc
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise ContractError(f"configs/model.yaml contract.{role}: {module_name!r} has no function {attr!r}")

@@ -34,24 +34,41 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _set_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value for this run, e.g. data.source.rows=5000")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value for this run, e.g. data.source.rows=5000",
+    )
 
 
 def register(sub: Any) -> None:
-    data = sub.add_parser("data", help="data stages: ingest, validate, split",
-                          description="Data stages of the DVC pipeline (see dvc.yaml).")
+    data = sub.add_parser(
+        "data",
+        help="data stages: ingest, validate, split",
+        description="Data stages of the DVC pipeline (see dvc.yaml).",
+    )
     steps = data.add_subparsers(dest="data_command", required=True, metavar="STAGE")
-    p = steps.add_parser("ingest", help="write the raw snapshot via the model package's load_data",
-                         description="Write the raw snapshot (data.paths.raw) from contract.load_data.")
+    p = steps.add_parser(
+        "ingest",
+        help="write the raw snapshot via the model package's load_data",
+        description="Write the raw snapshot (data.paths.raw) from contract.load_data.",
+    )
     _set_option(p)
     p.set_defaults(func=_ingest)
-    p = steps.add_parser("validate", help="validate the raw snapshot against configs/features.yaml",
-                         description="Fail closed on any schema rule; name the column and rule broken.")
+    p = steps.add_parser(
+        "validate",
+        help="validate the raw snapshot against configs/features.yaml",
+        description="Fail closed on any schema rule; name the column and rule broken.",
+    )
     p.add_argument("--path", help="validate this parquet/CSV instead of data.paths.raw")
     _set_option(p)
     p.set_defaults(func=_validate)
-    p = steps.add_parser("split", help="write train / valid / frozen eval splits",
-                         description="Split by a stable hash of the id column into train, valid and eval.")
+    p = steps.add_parser(
+        "split",
+        help="write train / valid / frozen eval splits",
+        description="Split by a stable hash of the id column into train, valid and eval.",
+    )
     _set_option(p)
     p.set_defaults(func=_split)

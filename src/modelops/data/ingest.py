@@ -43,7 +43,9 @@ def validate(settings: Settings, path: Path | None = None) -> dict[str, object]:
     report_path = settings.path(settings.data.paths.validation_report)
     report_path.unlink(missing_ok=True)
     report = validate_frame(read_table(source), settings.features)
-    report["source"] = str(source.relative_to(settings.root) if source.is_relative_to(settings.root) else source)
+    report["source"] = str(
+        source.relative_to(settings.root) if source.is_relative_to(settings.root) else source
+    )
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -17,8 +17,11 @@ def assign(ids: pd.Series, valid_fraction: float, eval_fraction: float) -> np.nd
 def split(settings: Settings) -> dict[str, int]:
     paths = settings.data.paths
     frame = read_table(settings.path(paths.raw))
-    part = assign(frame[settings.features.id_column], settings.data.split.valid_fraction,
-                  settings.data.split.eval_fraction)
+    part = assign(
+        frame[settings.features.id_column],
+        settings.data.split.valid_fraction,
+        settings.data.split.eval_fraction,
+    )
     counts = {}
     for code, name, dest in ((0, "train", paths.train), (1, "valid", paths.valid), (2, "eval", paths.eval)):
         out = settings.path(dest)

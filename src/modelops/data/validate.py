@@ -48,7 +48,9 @@ def _column(f: Feature) -> pa.Column:
         if f.max is not None:
             checks.append(pa.Check.le(f.max, name=f"max<={f.max:g}"))
     else:
-        checks.append(pa.Check.isin(list(f.categories or ()), name=f"allowed categories {list(f.categories or ())}"))
+        checks.append(
+            pa.Check.isin(list(f.categories or ()), name=f"allowed categories {list(f.categories or ())}")
+        )
     return pa.Column(checks=checks, nullable=True, required=True, coerce=False)
 
 
@@ -56,8 +58,13 @@ def build_schema(features: FeatureSchema, with_label: bool = True) -> pa.DataFra
     columns = {f.name: _column(f) for f in features.features}
     columns[features.id_column] = pa.Column(nullable=False, unique=False, required=True)
     columns[features.timestamp_column] = pa.Column(
-        checks=[pa.Check(lambda s: bool(pd.api.types.is_datetime64_any_dtype(s)), element_wise=False,
-                         name="dtype=datetime")],
+        checks=[
+            pa.Check(
+                lambda s: bool(pd.api.types.is_datetime64_any_dtype(s)),
+                element_wise=False,
+                name="dtype=datetime",
+            )
+        ],
         nullable=False,
         required=True,
     )
@@ -70,9 +77,14 @@ def build_schema(features: FeatureSchema, with_label: bool = True) -> pa.DataFra
     if with_label:
         lr = features.label_rate
         columns[features.label] = pa.Column(
-            checks=[pa.Check.isin([0, 1], name="label in {0, 1}"),
-                    pa.Check(lambda s: bool(lr.min <= s.mean() <= lr.max), element_wise=False,
-                             name=f"label_rate in [{lr.min:g}, {lr.max:g}]")],
+            checks=[
+                pa.Check.isin([0, 1], name="label in {0, 1}"),
+                pa.Check(
+                    lambda s: bool(lr.min <= s.mean() <= lr.max),
+                    element_wise=False,
+                    name=f"label_rate in [{lr.min:g}, {lr.max:g}]",
+                ),
+            ],
             nullable=False,
             required=True,
         )
@@ -91,7 +103,9 @@ def _failures(exc: SchemaErrors) -> list[dict[str, Any]]:
             column, values = values[0], []
         examples = [v for v in values if not isinstance(v, bool)]
         column_name = "<table>" if pd.isna(column) or column == "features.yaml" else str(column)
-        out.append({"column": column_name, "rule": str(check), "count": int(len(group)), "examples": examples})
+        out.append(
+            {"column": column_name, "rule": str(check), "count": len(group), "examples": examples}
+        )
     out.sort(key=lambda f: not str(f["rule"]).startswith(_FIRST))
     return out
 
@@ -111,4 +125,4 @@ def validate_frame(frame: pd.DataFrame, features: FeatureSchema, with_label: boo
             f"column {first['column']!r} breaks rule {first['rule']!r} "
             f"({first['count']} failing value(s){example}){more}"
         ) from exc
-    return {"status": "passed", "rows": int(len(frame)), "columns": list(map(str, frame.columns))}
+    return {"status": "passed", "rows": len(frame), "columns": list(map(str, frame.columns))}
