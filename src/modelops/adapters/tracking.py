@@ -114,6 +114,16 @@ def run_data(run_id: str) -> tuple[dict[str, str], dict[str, float], dict[str, s
     return dict(run.data.params), dict(run.data.metrics), dict(run.data.tags)
 
 
+def run_experiment_id(run_id: str) -> str | None:
+    """The experiment a run belongs to (for links into a tracking server's UI)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(_client().get_run(run_id).info.experiment_id)
+    except MlflowException:
+        return None
+
+
 def log_artifact(run_id: str, path: Path, artifact_path: str | None = None) -> None:
     _client().log_artifact(run_id, str(path), artifact_path)
 
@@ -159,3 +169,14 @@ def load_verified(
             f"{mv.uri}: artifact sha256 {actual} does not match the expected {expected_sha256}"
         )
     return load_sklearn(local, trusted_types)
+
+
+def download_run_artifact(run_id: str, path: str, dst: Path) -> Path | None:
+    """One run artifact (e.g. the gate's gate/gate.json) downloaded to `dst`, or None when absent."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(dst)))
+    except (MlflowException, OSError):
+        return None
