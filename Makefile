@@ -49,8 +49,8 @@ format: install
 verify: install  ## release files, model cards and overlays agree
 	$(BIN)/modelops release verify
 
-render: install  ## render every kustomize overlay
-	@for o in k8s/overlays/*/; do $(BIN)/kubectl kustomize "$$o" > /dev/null || exit 1; echo "rendered $$o"; done
+render: install  ## render every kustomize overlay and validate it offline
+	$(BIN)/modelops release verify --render
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -q -o requirements.lock
