@@ -1,0 +1,203 @@
+"""`modelops gate` against the real MLflow registry of the shared trained project."""
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from modelops.gate.checks import FIRST_RELEASE
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _gate(project, out: Path, candidate: int, champion: str = "auto") -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    code = project.run("gate", "--candidate", str(candidate), "--champion", champion, "--out", str(out))
+    report = json.loads((out / "gate.json").read_text()) if (out / "gate.json").is_file() else {}
+    return code, report
+
+
+def _checks(report: dict, kind: str | None = None) -> dict[str, dict]:
+    return {c["name"]: c for c in report["checks"] if kind is None or c["kind"] == kind}
+
+
+@pytest.fixture
+def gates_yaml(trained_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Edit a private copy of configs/ (MODELOPS_CONFIG_DIR) so other tests see the shipped gate."""
+    config_dir = tmp_path / "configs"
+    shutil.copytree(trained_project.root / "configs", config_dir)
+    monkeypatch.setenv("MODELOPS_CONFIG_DIR", str(config_dir))
+
+    def edit(change) -> None:  # type: ignore[no-untyped-def]
+        path = config_dir / "gates.yaml"
+        data = yaml.safe_load(path.read_text())
+        change(data)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    return edit
+
+
+@pytest.fixture(scope="module")
+def weak_version(trained_project) -> int:  # type: ignore[no-untyped-def]
+    return trained_project.train("train.params.max_iter=3", "train.params.learning_rate=0.05")
+
+
+@pytest.fixture(scope="module")
+def slice_regressing_version(trained_project) -> int:  # type: ignore[no-untyped-def]
+    """The shipped training setup, but with enterprise labels shuffled: against the weak
+    champion it gains overall while losing the enterprise ranking."""
+    import mlflow
+
+    from churn.pipeline import build_pipeline
+    from modelops.adapters import tracking
+    from modelops.data.ingest import read_table
+
+    s = trained_project.settings
+    frame = read_table(s.path(s.data.paths.train))
+    y = frame[s.features.label].to_numpy().copy()
+    ent = (frame["plan"].astype(str) == "enterprise").to_numpy()
+    y[ent] = np.random.default_rng(0).permutation(y[ent])
+    params = dict(s.train.params)
+    pipe = build_pipeline(s.features, s.train.estimator, params, s.train.seed).fit(frame[s.features.names], y)
+    tracking.configure(s.root)
+    base = tracking.get_version(s.model.name, trained_project.version)
+    lineage = {k: v for k, v in base.tags.items() if not k.startswith("gate.") and k != "model_sha256"}
+    with mlflow.start_run(experiment_id=tracking.ensure_experiment(s.model.name, s.root)):
+        mlflow.set_tags(lineage)
+        info = mlflow.sklearn.log_model(
+            pipe,
+            name="model",
+            serialization_format="skops",
+            skops_trusted_types=list(s.model.skops_trusted_types),
+            registered_model_name=s.model.name,
+        )
+    version = int(info.registered_model_version)
+    mv = tracking.get_version(s.model.name, version)
+    tracking.set_version_tags(s.model.name, version, lineage | {"model_sha256": tracking.model_sha256(mv)})
+    return version
+
+
+def test_first_release_runs_absolute_checks_only(trained_project, tmp_path: Path) -> None:
+    code, report = _gate(trained_project, tmp_path / "gate", trained_project.version)
+    assert report["first_release"] is True and report["champion"] is None
+    change = _checks(report, "change")
+    assert change and all(c["status"] == "skipped" and c["message"] == FIRST_RELEASE for c in change.values())
+    assert FIRST_RELEASE in (tmp_path / "gate/gate.md").read_text()
+    assert report["verdict"] == "pass", report["summary"]
+    assert code == 0
+
+
+def test_verdict_and_digest_are_recorded_on_the_candidate(trained_project, tmp_path: Path) -> None:
+    from modelops.adapters import tracking
+
+    code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, "none")
+    assert code == 0
+    s = trained_project.settings
+    tracking.configure(s.root)
+    mv = tracking.get_version(s.model.name, trained_project.version)
+    blob = (tmp_path / "gate/gate.json").read_bytes()
+    assert mv.tags["gate.verdict"] == "pass"
+    assert mv.tags["gate.report_sha256"] == hashlib.sha256(blob).hexdigest()
+    assert mv.tags["gate.champion"] == "none"
+    from mlflow import MlflowClient
+
+    logged = [a.path for a in MlflowClient().list_artifacts(mv.run_id, "gate")]
+    assert logged == ["gate/gate.json"]
+    from modelops.adapters.dvc import md5
+
+    assert report["eval_set"]["md5"] == md5(s.path(s.data.paths.eval)) == mv.tags["eval_md5"]
+
+
+def test_identical_models_interval_contains_zero_and_pass(trained_project, tmp_path: Path) -> None:
+    v = str(trained_project.version)
+    code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, v)
+    auc = next(m for m in report["metrics"] if m["metric"] == "roc_auc")
+    assert auc["delta"] == 0.0
+    low, high = auc["delta_interval"]
+    assert low <= 0.0 <= high
+    change = _checks(report, "change")
+    assert all(c["status"] == "pass" for c in change.values())
+    assert code == 0, report["summary"]
+
+
+def test_degraded_candidate_fails(trained_project, weak_version: int, tmp_path: Path) -> None:
+    code, report = _gate(trained_project, tmp_path / "gate", weak_version, str(trained_project.version))
+    assert code == 1 and report["verdict"] == "fail"
+    assert _checks(report)["roc_auc non-inferior (margin 0.01)"]["status"] == "fail"
+    md = (tmp_path / "gate/gate.md").read_text()
+    assert md.startswith("## ❌ Gate failed")
+
+
+def test_improved_candidate_passes(trained_project, weak_version: int, tmp_path: Path, gates_yaml) -> None:  # type: ignore[no-untyped-def]
+    # The test project's evaluation set has ~1,600 rows, so slices of a few hundred rows
+    # give intervals wider than any tolerance; slices are judged in their own test.
+    gates_yaml(lambda d: d["slices"].update(items=[]))
+    code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, str(weak_version))
+    auc = _checks(report)["roc_auc non-inferior (margin 0.01)"]
+    assert auc["delta"] > 0 and auc["interval"][0] > 0
+    assert code == 0, [c["message"] for c in report["checks"] if c["status"] != "pass"]
+
+
+def test_aggregate_gain_with_enterprise_regression_fails_on_that_slice(
+    trained_project, slice_regressing_version: int, weak_version: int, tmp_path: Path
+) -> None:
+    code, report = _gate(trained_project, tmp_path / "gate", slice_regressing_version, str(weak_version))
+    aggregate = _checks(report)["roc_auc non-inferior (margin 0.01)"]
+    assert aggregate["delta"] > 0, "the construction must improve aggregate AUC"
+    assert aggregate["status"] == "pass"
+    enterprise = _checks(report, "slice")["plan = enterprise"]
+    assert enterprise["status"] == "fail" and enterprise["delta"] < 0
+    assert code == 1
+    md = (tmp_path / "gate/gate.md").read_text()
+    assert "❌ **regression** | plan = enterprise" in md
+
+
+def test_missing_metric_fails_closed(trained_project, tmp_path: Path, gates_yaml) -> None:  # type: ignore[no-untyped-def]
+    gates_yaml(lambda d: d["absolute"].append({"metric": "valid_fairness_gap", "max": 0.1}))
+    code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, "none")
+    check = _checks(report)["valid_fairness_gap <= 0.1"]
+    assert check["status"] == "missing" and check["message"].startswith("missing evidence")
+    assert report["verdict"] == "fail" and code == 1
+
+
+def test_metric_logged_on_the_run_can_be_gated(trained_project, tmp_path: Path, gates_yaml) -> None:  # type: ignore[no-untyped-def]
+    gates_yaml(lambda d: d["absolute"].append({"metric": "valid_roc_auc", "min": 0.99}))
+    code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, "none")
+    check = _checks(report)["valid_roc_auc >= 0.99"]
+    assert check["status"] == "fail" and 0.5 < check["value"] < 0.99
+    assert code == 1
+
+
+def test_champion_auto_reads_the_stable_release(trained_project, weak_version: int, tmp_path: Path) -> None:
+    env = trained_project.root / "k8s/overlays/production/model.env"
+    saved = env.read_text() if env.is_file() else None
+    env.parent.mkdir(parents=True, exist_ok=True)
+    env.write_text(f"MODEL_NAME=churn\nMODEL_VERSION={weak_version}\n")
+    try:
+        _, report = _gate(trained_project, tmp_path / "gate", trained_project.version)
+    finally:
+        env.write_text(saved) if saved is not None else env.unlink()
+    assert report["champion"]["version"] == weak_version
+    expected = f"modelops gate --candidate {trained_project.version} --champion {weak_version}"
+    assert report["reproduce"] == f"{expected} --out {tmp_path / 'gate'}"
+
+
+def test_could_not_evaluate_exits_2(
+    trained_project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _gate(trained_project, tmp_path / "a", 999)[0] == 2
+    assert "version 999 is not registered" in capsys.readouterr().err
+    code, report = _gate(trained_project, tmp_path / "b", trained_project.version, "998")
+    assert code == 2 and report["verdict"] == "error"
+    assert "could not evaluate" in (tmp_path / "b/gate.md").read_text()
+
+
+def test_bad_gates_yaml_names_the_file_and_field(trained_project, tmp_path: Path, gates_yaml, capsys) -> None:  # type: ignore[no-untyped-def]
+    gates_yaml(lambda d: d["bootstrap"].update(resampels=10))
+    assert _gate(trained_project, tmp_path / "gate", trained_project.version)[0] == 2
+    err = capsys.readouterr().err
+    assert "gates.yaml" in err and "bootstrap.resampels" in err and os.sep in err

@@ -1,0 +1,164 @@
+"""The GitHub adapter and `modelops comment` against the local fake GitHub API."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modelops.adapters import github
+from modelops.cli import main
+from modelops.errors import GitHubError
+from tests.fakes.github_server import FakeGitHub
+
+pytestmark = pytest.mark.integration
+
+
+def _client(fake: FakeGitHub, **kwargs) -> github.GitHub:  # type: ignore[no-untyped-def]
+    waits: list[float] = []
+    client = github.GitHub("test-token", "acme/churn", fake.url, sleep=waits.append, **kwargs)
+    client.waits = waits  # type: ignore[attr-defined]
+    return client
+
+
+def _comments(fake: FakeGitHub) -> list[dict]:
+    return list(fake.state.comments.values())
+
+
+def test_comment_is_created_then_updated_in_place(github_env: FakeGitHub, tmp_path: Path) -> None:
+    body = tmp_path / "gate.md"
+    body.write_text("## ✅ Gate passed\n")
+    assert main(["comment", "--pr", "7", "--body", str(body)]) == 0
+    body.write_text("## ❌ Gate failed\n")
+    assert main(["comment", "--pr", "7", "--body", str(body)]) == 0
+    [comment] = _comments(github_env)
+    assert comment["issue"] == 7
+    assert comment["body"] == "<!-- modelops:gate -->\n## ❌ Gate failed\n"
+    methods = [(r["method"], r["path"]) for r in github_env.requests]
+    assert methods == [
+        ("GET", "/repos/acme/churn/issues/7/comments"),
+        ("POST", "/repos/acme/churn/issues/7/comments"),
+        ("GET", "/repos/acme/churn/issues/7/comments"),
+        ("PATCH", f"/repos/acme/churn/issues/comments/{comment['id']}"),
+    ]
+    assert all(r["authorization"] == "Bearer test-token" for r in github_env.requests)
+    summary = Path(github_env_summary()).read_text()
+    assert "Gate passed" in summary and "Gate failed" in summary
+
+
+def github_env_summary() -> str:
+    import os
+
+    return os.environ["GITHUB_STEP_SUMMARY"]
+
+
+def test_markers_keep_separate_sticky_comments(fake_github: FakeGitHub) -> None:
+    with _client(fake_github) as gh:
+        gh.upsert_comment(3, "gate report")
+        gh.upsert_comment(3, "drift report", marker="modelops:monitor")
+        gh.upsert_comment(3, "gate report v2")
+    bodies = sorted(c["body"] for c in _comments(fake_github))
+    assert bodies == ["<!-- modelops:gate -->\ngate report v2", "<!-- modelops:monitor -->\ndrift report"]
+
+
+def test_listing_is_paginated(fake_github: FakeGitHub) -> None:
+    fake_github.state.per_page_max = 2
+    with _client(fake_github) as gh:
+        for i in range(5):
+            gh.request(
+                "POST",
+                "/repos/acme/churn/issues/9/comments",
+                permission="x",
+                resource="y",
+                json={"body": f"chatter {i}"},
+            )
+        gh.upsert_comment(9, "first")
+        made = gh.upsert_comment(9, "second")
+    assert not made.created
+    pages = [r["query"].get("page", "1") for r in fake_github.requests if r["method"] == "GET"]
+    assert pages == ["1", "2", "3", "1", "2", "3"]
+    assert sum("modelops:gate" in c["body"] for c in _comments(fake_github)) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, "GITHUB_TOKEN is missing, expired or invalid"),
+        (403, "needs `permissions: pull-requests: write"),
+        (404, "pull request #5 not found in acme/churn"),
+        (422, "GitHub rejected the request for pull request #5"),
+    ],
+)
+def test_client_errors_name_the_permission_or_resource(
+    fake_github: FakeGitHub, status: int, expected: str
+) -> None:
+    fake_github.fail(status, method="POST")
+    with (
+        _client(fake_github) as gh,
+        pytest.raises(GitHubError, match="POST /repos/acme/churn/issues/5/comments") as err,
+    ):
+        gh.upsert_comment(5, "body")
+    assert expected in str(err.value)
+    assert gh.waits == []  # type: ignore[attr-defined]  # client errors are not retried
+
+
+def test_server_errors_are_retried_with_backoff(fake_github: FakeGitHub) -> None:
+    fake_github.fail(502, times=2, method="POST")
+    with _client(fake_github, backoff=0.5) as gh:
+        assert gh.upsert_comment(5, "body").created
+    assert gh.waits == [0.5, 1.0]  # type: ignore[attr-defined]
+
+
+def test_rate_limits_honour_retry_after_then_fail_clearly(fake_github: FakeGitHub) -> None:
+    fake_github.fail(429, times=10, headers={"Retry-After": "3"})
+    with (
+        _client(fake_github, retries=2) as gh,
+        pytest.raises(GitHubError, match="still failing after 3 attempts"),
+    ):
+        gh.upsert_comment(5, "body")
+    assert gh.waits == [3.0, 3.0]  # type: ignore[attr-defined]
+    fake_github.state.failures.clear()
+    fake_github.fail(403, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"})
+    with _client(fake_github) as gh:
+        gh.upsert_comment(5, "body")
+    assert gh.waits == [0.0]  # type: ignore[attr-defined]
+
+
+def test_a_long_rate_limit_fails_instead_of_hanging(fake_github: FakeGitHub) -> None:
+    fake_github.fail(403, headers={"Retry-After": "3600"}, message="secondary rate limit")
+    with _client(fake_github) as gh, pytest.raises(GitHubError, match="rate limited for 3600s"):
+        gh.upsert_comment(5, "body")
+
+
+def test_create_issue_and_pull(fake_github: FakeGitHub) -> None:
+    with _client(fake_github) as gh:
+        issue = gh.create_issue("Drift detected", "details", labels=["monitoring"])
+        pull = gh.create_pull("retrain/42", "main", "Retrain churn", "because drift")
+        with pytest.raises(GitHubError, match=r"422.*A pull request already exists"):
+            gh.create_pull("retrain/42", "main", "Retrain churn", "again")
+    assert issue["number"] and issue["labels"] == ["monitoring"]
+    assert pull["head"] == "retrain/42"
+    posted = [r["json"] for r in fake_github.requests if r["method"] == "POST"]
+    assert posted[0] == {"title": "Drift detected", "body": "details", "labels": ["monitoring"]}
+
+
+def test_comment_command_reports_missing_configuration(monkeypatch, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    body = tmp_path / "gate.md"
+    body.write_text("x")
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
+    assert main(["comment", "--pr", "1", "--body", str(body)]) == 2
+    assert "GITHUB_TOKEN is not set" in capsys.readouterr().err
+    assert main(["comment", "--pr", "1", "--body", str(tmp_path / "nope.md")]) == 2
+
+
+def test_fake_server_records_to_a_file(tmp_path: Path) -> None:
+    record = tmp_path / "requests.jsonl"
+    fake = FakeGitHub(record=record).start()
+    try:
+        with _client(fake) as gh:
+            gh.upsert_comment(1, "hello")
+    finally:
+        fake.stop()
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [entry["method"] for entry in lines] == ["GET", "POST"]
