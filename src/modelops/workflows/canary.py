@@ -80,10 +80,10 @@ def split_by_version(
                     version = str(json.loads(line).get("model_version"))
                 except (json.JSONDecodeError, AttributeError):
                     continue
-                track = wanted.get(version)
-                if track is not None:
-                    handles[track].write(line if line.endswith("\n") else line + "\n")
-                    counts[track] += 1
+                hit = wanted.get(version)
+                if hit is not None:
+                    handles[hit].write(line if line.endswith("\n") else line + "\n")
+                    counts[hit] += 1
     finally:
         for handle in handles.values():
             handle.close()

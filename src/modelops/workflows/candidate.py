@@ -25,7 +25,8 @@ def versions_for_sha(name: str, sha: str) -> list[tracking.ModelVersion]:
 def pick(versions: list[tracking.ModelVersion]) -> tracking.ModelVersion | None:
     """The newest version, preferring one trained from a clean tree (reproducible from the sha)."""
     clean = [v for v in versions if v.tags.get(tracking.TAG_GIT_DIRTY) == "false"]
-    return (clean or versions or [None])[0]
+    preferred = clean or versions
+    return preferred[0] if preferred else None
 
 
 def find_candidate(
