@@ -37,9 +37,8 @@ test: install  ## run every test: unit, data, model, integration (registry, Post
 test-fast: install  ## unit tests only
 	$(BIN)/pytest -m "not integration and not slow"
 
-lint: install  ## ruff, format check and mypy
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+lint: install  ## pre-commit on every file (ruff, hygiene, workflow linters, release verify, render) and mypy
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 	$(BIN)/mypy src
 
 format: install

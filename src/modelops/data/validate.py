@@ -103,9 +103,7 @@ def _failures(exc: SchemaErrors) -> list[dict[str, Any]]:
             column, values = values[0], []
         examples = [v for v in values if not isinstance(v, bool)]
         column_name = "<table>" if pd.isna(column) or column == "features.yaml" else str(column)
-        out.append(
-            {"column": column_name, "rule": str(check), "count": len(group), "examples": examples}
-        )
+        out.append({"column": column_name, "rule": str(check), "count": len(group), "examples": examples})
     out.sort(key=lambda f: not str(f["rule"]).startswith(_FIRST))
     return out
 
