@@ -11,7 +11,7 @@ export MKL_NUM_THREADS ?= 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install demo test test-fast lint format lock bench render verify clean help
+.PHONY: install demo test test-fast lint format lock bench bench-deps render verify clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -54,7 +54,10 @@ render: install  ## render every kustomize overlay and validate it offline
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -q -o requirements.lock
 
-bench: install  ## run the benchmarks whose figures are in the README
+bench-deps:  ## wrk drives the serving benchmark (Debian package)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
+bench: install bench-deps  ## run the benchmarks whose figures are in the README
 	$(PY) benchmarks/demo_time.py
 	$(PY) benchmarks/gate_bench.py
 	$(PY) benchmarks/monitor_bench.py
