@@ -39,6 +39,7 @@ class State:
         self.comments: dict[int, dict[str, Any]] = {}
         self.issues: list[dict[str, Any]] = []
         self.pulls: list[dict[str, Any]] = []
+        self.dispatches: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
         self.ids = itertools.count(1001)
         self.numbers = itertools.count(101)
@@ -155,6 +156,12 @@ def build_app(state: State) -> Starlette:
         state.pulls.append(pull)
         return JSONResponse(pull, 201)
 
+    def dispatch_workflow(request: Request, payload: Any) -> Response:
+        if not isinstance(payload, dict) or not payload.get("ref"):
+            return error(422, "Validation Failed: ref is required")
+        state.dispatches.append({"workflow": request.path_params["workflow"], **payload})
+        return Response(status_code=204)
+
     def route(path: str, handler: Any, method: str) -> Route:
         async def endpoint(request: Request) -> Response:
             return await guarded(request, handler)
@@ -175,7 +182,12 @@ def build_app(state: State) -> Starlette:
     async def snapshot(_: Request) -> Response:
         with state.lock:
             return JSONResponse(
-                {"comments": list(state.comments.values()), "issues": state.issues, "pulls": state.pulls}
+                {
+                    "comments": list(state.comments.values()),
+                    "issues": state.issues,
+                    "pulls": state.pulls,
+                    "dispatches": state.dispatches,
+                }
             )
 
     async def reset(_: Request) -> Response:
@@ -191,6 +203,7 @@ def build_app(state: State) -> Starlette:
             route(repo + "/issues/comments/{cid:int}", update_comment, "PATCH"),
             route(repo + "/issues", create_issue, "POST"),
             route(repo + "/pulls", create_pull, "POST"),
+            route(repo + "/actions/workflows/{workflow}/dispatches", dispatch_workflow, "POST"),
             Route("/_fake/fail", fail, methods=["POST"]),
             Route("/_fake/requests", requests, methods=["GET"]),
             Route("/_fake/state", snapshot, methods=["GET"]),

@@ -4,7 +4,6 @@ project -> trained (train.yml on push) -> gated (gate.yml on pull_request) -> pr
 on the `promote` label, then the promotion PR merged). Each later test starts from one of these.
 """
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +14,6 @@ from tests.fakes.github_server import FakeGitHub
 from tests.workflows import harness as h
 
 PR = 7
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if not h.ACT.is_file() or not shutil.which("git"):
-        skip = pytest.mark.skip(reason=f"act ({h.ACT}) or git missing")
-        for item in items:
-            if "integration" in item.keywords:
-                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
