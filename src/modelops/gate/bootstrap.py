@@ -1,40 +1,76 @@
-"""Vectorised paired Poisson bootstrap of classification metrics (pure numpy).
+"""Paired Poisson bootstrap of classification metrics: one fused, compiled pass per resample.
 
 Each resample gives every row a Poisson(1) weight (the Poisson bootstrap: the
-large-n limit of multinomial resampling, and far cheaper to draw). The same weights
-score every model, so metric differences are paired. Resamples are processed in
-chunks of a weight matrix (chunk x rows) and every metric is computed for the whole
-chunk with array operations: there is no Python loop over resamples.
+large-n limit of multinomial resampling). The same weights score every model, so
+metric differences are paired, and every group of rows (the aggregate and each
+slice) takes its rows' weights from that one draw: restricted to a slice, iid
+Poisson(1) weights are exactly a Poisson bootstrap of the slice.
 
-Weights are drawn directly in the first model's score order (rows are exchangeable
-under iid weights), so that model's ranking metrics need no gather; the other
-models gather the weights once per chunk. Mean-loss metrics (log loss, Brier) and
-the binned calibration error are weighted sums, i.e. one matrix product per chunk.
+The work is a numba kernel parallel over resamples (`prange`): a resample draws its
+weights once into a small buffer (one byte per row, per thread), then each model
+makes one pass over its rows in descending score order and accumulates, for the
+aggregate and every slice at the same time, the weighted ROC AUC (ties count half),
+average precision, log loss, Brier score and the binned calibration gaps. Memory is
+bounded by threads x rows bytes plus the per-model row arrays; there is no
+resamples x rows matrix and no Python loop over resamples.
+
+Weights are a pure function of (seed, resample, position): a resample's key comes
+from `SeedSequence(seed)`, and position j of the resample's weight stream is the
+inverse Poisson CDF of one 32-bit half of SplitMix64(key, j // 2) (a counter-based
+generator). Results therefore do not depend on the thread count or scheduling.
+Positions are the rows in the first model's score order (rows are exchangeable
+under iid weights), so that model reads its weights sequentially.
+
+Point estimates run the same kernel with every weight 1; counts and the AUC
+numerator are exact integers, losses are float64 sums.
 """
 
 import math
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numba
 import numpy as np
+from numba import njit, prange
 
 BOOTSTRAP_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False, "ece": False}
-_LOSS_COLUMNS = {"log_loss": 0, "brier": 1}
 _EPS = 1e-15
-# float32 temporaries alive per (resample x row) cell of a chunk, in bytes.
-_BYTES_PER_CELL = 40
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+# Label in bit 0; bit 1 set when a row's score equals the previous row's (same tie group).
+_POSITIVE, _TIED = 1, 2
+_MAX_GROUPS = np.iinfo(np.int16).max
 
 
-def _poisson_table(bits: int = 16) -> np.ndarray:
-    """Poisson(1) quantile of each `bits`-bit integer: a uniform draw indexes it (inverse CDF)."""
-    size = 1 << bits
-    cdf = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(16)])
-    return np.searchsorted(np.round(cdf * size), np.arange(size), side="right").astype(np.float32)
+def _poisson_thresholds() -> np.ndarray:
+    """T_k = round(2**32 * P(K <= k)) for K ~ Poisson(1); a uniform 32-bit u gives K = #{k: u >= T_k}.
+
+    Thresholds that round to 2**32 can never be reached and are dropped (K <= 12, whose
+    tail mass is below 2**-32).
+    """
+    cdf = np.array([math.fsum(math.exp(-1) / math.factorial(j) for j in range(k + 1)) for k in range(20)])
+    scaled = np.round(cdf * 2.0**32)
+    return scaled[scaled < 2.0**32].astype(np.uint64)
 
 
-_TABLE = _poisson_table()
+_THRESHOLDS = _poisson_thresholds()
+
+
+def _jit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """`njit` with fastmath off and an on-disk cache, falling back to no cache when nowhere is writable."""
+
+    def wrap(fn: Callable[..., Any]) -> Any:
+        try:
+            return njit(cache=True, error_model="numpy", **options)(fn)
+        except RuntimeError:  # no cache locator: read-only install without a writable cache dir
+            return njit(error_model="numpy", **options)(fn)
+
+    return wrap
 
 
 @dataclass(frozen=True)
@@ -67,91 +103,258 @@ def ece_bin_index(scores: np.ndarray, bins: int) -> np.ndarray:
     return np.clip((np.asarray(scores, dtype=np.float64) * bins).astype(np.int64), 0, bins - 1)
 
 
-class _Model:
-    """One model's scores arranged for the chunk computations (built once)."""
-
-    def __init__(self, y: np.ndarray, p: np.ndarray, base_order: np.ndarray) -> None:
-        order = np.argsort(p, kind="stable")
-        # Position of this model's k-th smallest score in the base (first model's) order.
-        rank_in_base = np.empty(len(p), dtype=np.int64)
-        rank_in_base[base_order] = np.arange(len(p))
-        self.gather = None if np.array_equal(order, base_order) else rank_in_base[order]
-        sorted_p = p[order]
-        self.pos = y[order].astype(np.float32)
-        starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
-        self.group_starts = None if len(starts) == len(p) else starts
+def score_order(p: np.ndarray) -> np.ndarray:
+    """Rows by descending score (ties in row order): the kernel's pass order; the first model's is
+    also the position order of the weight stream."""
+    return np.argsort(p, kind="stable")[::-1].copy()
 
 
-def _loss_matrix(y: np.ndarray, p: np.ndarray, ece_bins: int) -> np.ndarray:
-    """Per-row log loss, Brier and (p - y) spread into ECE bin columns."""
-    clipped = np.clip(p, _EPS, 1 - _EPS)
-    cols = np.zeros((len(p), 2 + ece_bins), dtype=np.float64)
-    cols[:, 0] = -(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))
-    cols[:, 1] = (p - y) ** 2
-    cols[np.arange(len(p)), 2 + ece_bin_index(p, ece_bins)] = p - y
-    return cols
+def resample_keys(seed: int, resamples: int) -> np.ndarray:
+    """One 64-bit generator key per resample."""
+    return np.random.SeedSequence(seed).generate_state(resamples, dtype=np.uint64)
 
 
-def _ranking(weights: np.ndarray, model: _Model, want_ap: bool) -> tuple[np.ndarray, np.ndarray]:
-    """ROC AUC and average precision per row of `weights` (already in the model's score order)."""
-    pos = weights * model.pos
-    neg = weights - pos
-    if model.group_starts is not None:
-        # Tied scores form one group: a tie counts half for AUC and one threshold step for AP.
-        pos = np.add.reduceat(pos, model.group_starts, axis=1)
-        neg = np.add.reduceat(neg, model.group_starts, axis=1)
-    n_pos = pos.sum(axis=1, dtype=np.float64)
-    n_neg = neg.sum(axis=1, dtype=np.float64)
-    cum_neg = np.cumsum(neg, axis=1)
-    # Weights are small integers, so float32 sums stay exact below 2**24; products go to float64.
-    num = np.einsum("rg,rg->r", pos, cum_neg, dtype=np.float64)
-    if model.group_starts is not None:
-        num -= 0.5 * np.einsum("rg,rg->r", pos, neg, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = num / (n_pos * n_neg)
-        ap = np.full(len(auc), np.nan)
-        if want_ap:
-            tp = np.cumsum(pos[:, ::-1], axis=1)
-            seen = tp + np.cumsum(neg[:, ::-1], axis=1)
-            ap = np.einsum("rg,rg->r", pos[:, ::-1], tp / np.maximum(seen, 1), dtype=np.float64) / n_pos
-    return auc, ap
+def poisson_weights(key: int | np.uint64, n: int) -> np.ndarray:
+    """Reference (pure numpy) of one resample's weight stream: the kernel draws exactly these."""
+    z = np.uint64(key) + np.arange(1, (n + 1) // 2 + 1, dtype=np.uint64) * _GAMMA
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    z = z ^ (z >> _S31)
+    u = np.empty(2 * len(z), dtype=np.uint64)
+    u[0::2], u[1::2] = z & _LOW32, z >> _S32
+    return np.searchsorted(_THRESHOLDS, u[:n], side="right").astype(np.uint8)
+
+
+@_jit()
+def _poisson(u: np.uint64, thresholds: np.ndarray) -> np.uint8:
+    k = 0
+    for t in range(thresholds.shape[0]):
+        k += u >= thresholds[t]
+    return np.uint8(k)
+
+
+@_jit()
+def _fill_weights(key: np.uint64, thresholds: np.ndarray, out: np.ndarray) -> None:
+    n = out.shape[0]
+    for i in range((n + 1) // 2):
+        z = key + np.uint64(i + 1) * _GAMMA
+        z = (z ^ (z >> _S30)) * _MIX1
+        z = (z ^ (z >> _S27)) * _MIX2
+        z = z ^ (z >> _S31)
+        out[2 * i] = _poisson(z & _LOW32, thresholds)
+        if 2 * i + 1 < n:
+            out[2 * i + 1] = _poisson(z >> _S32, thresholds)
+
+
+@_jit()
+def _one_pass(
+    w: np.ndarray,
+    gather: np.ndarray,
+    flags: np.ndarray,
+    bins: np.ndarray,
+    loss: np.ndarray,
+    resid: np.ndarray,
+    members: np.ndarray,
+    want_loss: np.ndarray,
+    n_bins: int,
+    want_ap: bool,
+    out: np.ndarray,
+) -> None:
+    """One model, one resample: every metric of every group, rows in descending score order.
+
+    Groups whose `want_loss` is False (slices judged on a ranking metric) skip the loss
+    and calibration sums; their loss metrics come out NaN.
+    """
+    n, n_cols = members.shape
+    n_groups = want_loss.shape[0]
+    # Per group: positives, negatives, positives and negatives in the current tie group,
+    # 2 x AUC numerator (ties count half, so it stays an integer), current tie group id.
+    cnt = np.zeros((n_groups, 6), np.int64)
+    cnt[:, 5] = -1
+    sums = np.zeros((n_groups, 2))  # weighted log loss, weighted Brier
+    gaps = np.zeros((n_groups, n_bins))  # weighted (p - y) per calibration bin
+    ap = np.zeros(n_groups)  # sum over thresholds of (positives at the threshold) x precision
+    tie = -1
+    for k in range(n):
+        f = flags[k]
+        if f & _TIED == 0:
+            tie += 1
+        wk = np.int64(w[gather[k]])
+        wf = np.float64(wk)
+        # Branch-free on the label (unpredictable); a zero weight adds exactly nothing.
+        wp = wk * np.int64(f & _POSITIVE)
+        wn = wk - wp
+        lk = wf * loss[k]
+        rk = resid[k]
+        bk = bins[k]
+        for c in range(n_cols + 1):
+            g = 0 if c == 0 else np.int64(members[k, c - 1])
+            if g < 0:
+                continue
+            if cnt[g, 5] != tie:
+                # The group's previous tie group is complete: one precision-recall step.
+                if want_ap and cnt[g, 2] > 0:
+                    ap[g] += cnt[g, 2] * (cnt[g, 0] / (cnt[g, 0] + cnt[g, 1]))
+                cnt[g, 2] = 0
+                cnt[g, 3] = 0
+                cnt[g, 5] = tie
+            # A positive pairs with the tied negatives already seen (half each, x2); a negative
+            # with the positives strictly above (1, x2) and the tied ones seen (half, x2).
+            cnt[g, 4] += wp * cnt[g, 3] + wn * (2 * cnt[g, 0] - cnt[g, 2])
+            cnt[g, 0] += wp
+            cnt[g, 1] += wn
+            cnt[g, 2] += wp
+            cnt[g, 3] += wn
+            if want_loss[g]:
+                sums[g, 0] += lk
+                sums[g, 1] += wf * rk * rk
+                gaps[g, bk] += wf * rk
+    for g in range(n_groups):
+        pos = cnt[g, 0]
+        neg = cnt[g, 1]
+        total = pos + neg
+        if want_ap and cnt[g, 2] > 0:
+            ap[g] += cnt[g, 2] * (pos / total)
+        out[g, :] = np.nan
+        if pos > 0 and neg > 0:
+            out[g, 0] = cnt[g, 4] / (2.0 * pos * neg)
+        if want_ap and pos > 0:
+            out[g, 1] = ap[g] / pos
+        if total > 0 and want_loss[g]:
+            out[g, 2] = sums[g, 0] / total
+            out[g, 3] = sums[g, 1] / total
+            gap = 0.0
+            for b in range(n_bins):
+                gap += abs(gaps[g, b])
+            out[g, 4] = gap / total
+
+
+@_jit(parallel=True)
+def _kernel(
+    keys: np.ndarray,
+    unit: bool,
+    thresholds: np.ndarray,
+    gathers: np.ndarray,
+    flags: np.ndarray,
+    bins: np.ndarray,
+    loss: np.ndarray,
+    resid: np.ndarray,
+    members: np.ndarray,
+    want_loss: np.ndarray,
+    n_bins: int,
+    want_ap: bool,
+    out: np.ndarray,
+) -> None:
+    """out[model, resample, group, metric]; resample r uses weight stream keys[r] (or all ones)."""
+    n_models, n = flags.shape
+    for r in prange(keys.shape[0]):
+        w = np.empty(n, np.uint8)
+        if unit:
+            w[:] = 1
+        else:
+            _fill_weights(keys[r], thresholds, w)
+        for m in range(n_models):
+            _one_pass(
+                w,
+                gathers[m],
+                flags[m],
+                bins[m],
+                loss[m],
+                resid[m],
+                members[m],
+                want_loss,
+                n_bins,
+                want_ap,
+                out[m, r],
+            )
 
 
 class _Problem:
+    """Every model's rows in its descending score order, arranged for the kernel (built once)."""
+
     def __init__(
         self,
         y: np.ndarray,
         scores: Sequence[np.ndarray],
         ece_bins: int,
-        metrics: Sequence[str],
-        dtype: type = np.float32,
+        group_metrics: Sequence[Sequence[str]],
+        groups: np.ndarray | None = None,
     ) -> None:
+        """`group_metrics[g]`: the metrics wanted for group g (0: every row; see `groups`)."""
         y = np.asarray(y, dtype=np.int64)
+        n_groups = len(group_metrics)
+        n = len(y)
+        if n == 0:
+            raise ValueError("bootstrap needs at least one row")
+        if not 1 <= ece_bins <= 255:
+            raise ValueError(f"ece_bins must be in 1..255, got {ece_bins}")
+        if not 1 <= n_groups <= _MAX_GROUPS:
+            raise ValueError(f"n_groups must be in 1..{_MAX_GROUPS}, got {n_groups}")
+        members = np.empty((n, 0), np.int16) if groups is None else np.asarray(groups, dtype=np.int16)
+        if members.ndim != 2 or len(members) != n:
+            raise ValueError("groups must be a (rows, columns) array of group ids (-1: none)")
+        if members.size and (members.max() >= n_groups or members.min() < -1 or (members == 0).any()):
+            raise ValueError("group ids must be -1 (no group) or in 1..n_groups-1 (0 is the aggregate)")
         ps = [np.asarray(s, dtype=np.float64) for s in scores]
-        self.n = len(y)
-        base = np.argsort(ps[0], kind="stable")
-        self.models = [_Model(y, p, base) for p in ps]
-        # All loss columns of all models, rows in the base order: one product per chunk.
-        self.losses: np.ndarray = np.hstack([_loss_matrix(y, p, ece_bins) for p in ps])[base].astype(dtype)
-        self.width = 2 + ece_bins
-        self.want_ranking = bool({"roc_auc", "pr_auc"} & set(metrics))
-        self.want_ap = "pr_auc" in metrics
+        m = len(ps)
+        self.n, self.n_groups, self.ece_bins = n, n_groups, ece_bins
+        # wanted[g, j]: metric j is reported for group g (the others come out NaN).
+        self.wanted = np.array([[k in gm for k in BOOTSTRAP_METRICS] for gm in group_metrics], dtype=bool)
+        self.want_loss = self.wanted[:, 2:].any(axis=1)
+        self.want_ap = bool(self.wanted[:, 1].any())
+        self.valid = np.array([bool(np.isfinite(p).all()) for p in ps])
+        self.gathers = np.empty((m, n), np.int32 if n < 2**31 else np.int64)
+        self.flags = np.empty((m, n), np.uint8)
+        self.bins = np.empty((m, n), np.uint8)
+        self.loss = np.empty((m, n))
+        self.resid = np.empty((m, n))
+        self.members = np.empty((m, n, members.shape[1]), np.int16)
+        base_pos = np.empty(n, dtype=np.int64)
+        for i, p in enumerate(ps):
+            p = np.nan_to_num(p, nan=0.0)
+            order = score_order(p)
+            if i == 0:
+                base_pos[order] = np.arange(n)
+            self.gathers[i] = base_pos[order]
+            sorted_p, sorted_y = p[order], y[order]
+            tied = np.r_[False, sorted_p[1:] == sorted_p[:-1]]
+            self.flags[i] = (sorted_y == 1) * _POSITIVE + tied * _TIED
+            self.bins[i] = ece_bin_index(sorted_p, ece_bins)
+            clipped = np.clip(sorted_p, _EPS, 1 - _EPS)
+            self.loss[i] = -(sorted_y * np.log(clipped) + (1 - sorted_y) * np.log(1 - clipped))
+            self.resid[i] = sorted_p - sorted_y
+            self.members[i] = members[order]
 
-    def chunk(self, weights: np.ndarray) -> np.ndarray:
-        """(models, rows of `weights`, metrics) for one chunk of resample weights."""
-        r = weights.shape[0]
-        out = np.full((len(self.models), r, len(BOOTSTRAP_METRICS)), np.nan)
-        sums = (weights @ self.losses).astype(np.float64)
-        total = weights.sum(axis=1, dtype=np.float64)[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for m, model in enumerate(self.models):
-                block = sums[:, m * self.width : (m + 1) * self.width] / total
-                out[m, :, 2] = block[:, 0]
-                out[m, :, 3] = block[:, 1]
-                out[m, :, 4] = np.abs(block[:, 2:]).sum(axis=1)
-                if self.want_ranking:
-                    w = weights if model.gather is None else weights[:, model.gather]
-                    out[m, :, 0], out[m, :, 1] = _ranking(w, model, self.want_ap)
+    def run(self, keys: np.ndarray | None, workers: int = 1) -> np.ndarray:
+        """(models, resamples, groups, metrics in BOOTSTRAP_METRICS order); keys None: every weight 1."""
+        unit = keys is None
+        keys = np.zeros(1, np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
+        out = np.empty((len(self.valid), len(keys), self.n_groups, len(BOOTSTRAP_METRICS)))
+        previous = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+        try:
+            # Dynamic scheduling in small chunks: a thread slowed by a noisy neighbour does not
+            # hold up the others. Results do not depend on it (each resample has its own key).
+            with numba.parallel_chunksize(4):
+                _kernel(
+                    keys,
+                    unit,
+                    _THRESHOLDS,
+                    self.gathers,
+                    self.flags,
+                    self.bins,
+                    self.loss,
+                    self.resid,
+                    self.members,
+                    self.want_loss,
+                    self.ece_bins,
+                    self.want_ap,
+                    out,
+                )
+        finally:
+            numba.set_num_threads(previous)
+        out[~self.valid] = np.nan  # a non-finite score: every metric of that model is missing evidence
+        out[:, :, ~self.wanted] = np.nan
         return out
 
 
@@ -159,9 +362,7 @@ def point_metrics(
     y: np.ndarray, p: np.ndarray, ece_bins: int = 15, metrics: Sequence[str] = BOOTSTRAP_METRICS
 ) -> dict[str, float]:
     """The metrics on the full set (every weight 1); the same code path as the resamples."""
-    # float64 here: the point values are what the thresholds compare against.
-    problem = _Problem(y, [p], ece_bins, metrics, dtype=np.float64)
-    values = problem.chunk(np.ones((1, problem.n)))[0, 0]
+    values = _Problem(y, [p], ece_bins, [metrics]).run(None)[0, 0, 0]
     return {k: float(v) for k, v in zip(BOOTSTRAP_METRICS, values, strict=True) if k in metrics}
 
 
@@ -172,32 +373,15 @@ def resample_metrics(
     seed: int,
     ece_bins: int = 15,
     metrics: Sequence[str] = BOOTSTRAP_METRICS,
-    max_chunk_bytes: int = 256 << 20,
     workers: int = 1,
 ) -> np.ndarray:
     """Metric values per (model, resample, metric in BOOTSTRAP_METRICS order); paired across models.
 
-    Memory is bounded by `workers * max_chunk_bytes`, whatever `resamples` is. Each
-    chunk has its own child seed, so results do not depend on `workers`.
+    Memory is bounded by `workers` x rows bytes of weights, whatever `resamples` is;
+    results do not depend on `workers`.
     """
-    if len(y) == 0:
-        raise ValueError("bootstrap needs at least one row")
-    problem = _Problem(y, scores, ece_bins, metrics)
-    size = max(1, min(resamples, max_chunk_bytes // (problem.n * _BYTES_PER_CELL)))
-    starts = list(range(0, resamples, size))
-    seeds = np.random.SeedSequence(seed).spawn(len(starts))
-
-    def run(i: int) -> np.ndarray:
-        r = min(size, resamples - starts[i])
-        draws = np.random.default_rng(seeds[i]).integers(0, 1 << 16, size=(r, problem.n), dtype=np.uint16)
-        return problem.chunk(_TABLE[draws])
-
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(run, range(len(starts))))
-    else:
-        parts = [run(i) for i in range(len(starts))]
-    return np.concatenate(parts, axis=1)
+    problem = _Problem(y, scores, ece_bins, [metrics])
+    return problem.run(resample_keys(seed, resamples), workers)[:, :, 0, :]
 
 
 def percentile_interval(values: np.ndarray, confidence: float) -> Interval:
@@ -207,6 +391,51 @@ def percentile_interval(values: np.ndarray, confidence: float) -> Interval:
     alpha = (1 - confidence) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])
     return Interval(float(low), float(high))
+
+
+def paired_bootstrap_groups(
+    y: np.ndarray,
+    candidate: np.ndarray,
+    champion: np.ndarray | None,
+    groups: np.ndarray | None,
+    group_metrics: Sequence[Sequence[str]],
+    resamples: int,
+    confidence: float,
+    seed: int,
+    ece_bins: int = 15,
+    workers: int = 1,
+) -> list[dict[str, PairedEstimate]]:
+    """Estimates for the aggregate (group 0) and every group of rows, from one set of resamples.
+
+    `groups` is a (rows, columns) int array: each column assigns a row to at most one
+    group (an id in 1..len(group_metrics)-1) or to none (-1), so a row can be in one
+    group per column (a column per configured slice: a partition or a single mask).
+    `group_metrics[g]` lists the metrics reported for group g.
+    """
+    scores = [candidate] if champion is None else [candidate, champion]
+    problem = _Problem(y, scores, ece_bins, group_metrics, groups)
+    draws = problem.run(resample_keys(seed, resamples), workers)
+    points = problem.run(None)[:, 0]
+    out: list[dict[str, PairedEstimate]] = []
+    for g, metrics in enumerate(group_metrics):
+        result: dict[str, PairedEstimate] = {}
+        for j, metric in enumerate(BOOTSTRAP_METRICS):
+            if metric not in metrics:
+                continue
+            cand = float(points[0, g, j])
+            champ = None if champion is None else float(points[1, g, j])
+            result[metric] = PairedEstimate(
+                metric=metric,
+                candidate=cand,
+                champion=champ,
+                delta=None if champ is None else cand - champ,
+                candidate_interval=percentile_interval(draws[0, :, g, j], confidence),
+                delta_interval=None
+                if champion is None
+                else percentile_interval(draws[0, :, g, j] - draws[1, :, g, j], confidence),
+            )
+        out.append(result)
+    return out
 
 
 def paired_bootstrap(
@@ -221,23 +450,6 @@ def paired_bootstrap(
     workers: int = 1,
 ) -> dict[str, PairedEstimate]:
     """Point values and percentile intervals of the candidate and of (candidate - champion)."""
-    scores = [candidate] if champion is None else [candidate, champion]
-    draws = resample_metrics(y, scores, resamples, seed, ece_bins, metrics, workers=workers)
-    points = [point_metrics(y, s, ece_bins, metrics) for s in scores]
-    result: dict[str, PairedEstimate] = {}
-    for j, metric in enumerate(BOOTSTRAP_METRICS):
-        if metric not in metrics:
-            continue
-        cand = points[0][metric]
-        champ = points[1][metric] if champion is not None else None
-        result[metric] = PairedEstimate(
-            metric=metric,
-            candidate=cand,
-            champion=champ,
-            delta=None if champ is None else cand - champ,
-            candidate_interval=percentile_interval(draws[0, :, j], confidence),
-            delta_interval=None
-            if champion is None
-            else percentile_interval(draws[0, :, j] - draws[1, :, j], confidence),
-        )
-    return result
+    return paired_bootstrap_groups(
+        y, candidate, champion, None, [metrics], resamples, confidence, seed, ece_bins, workers
+    )[0]

@@ -14,7 +14,7 @@ from modelops import metrics
 from modelops.adapters import dvc, tracking
 from modelops.errors import MissingEvidence, ModelOpsError, SchemaViolation
 from modelops.gate import checks, latency, report, slices
-from modelops.gate.bootstrap import PairedEstimate, paired_bootstrap
+from modelops.gate.bootstrap import PairedEstimate
 from modelops.gate.checks import CheckResult
 from modelops.gate.config import GateConfig
 from modelops.gate.config import load as load_gate_config
@@ -114,26 +114,23 @@ def evaluate(
     run_metrics: dict[str, float],
 ) -> tuple[list[CheckResult], dict[str, PairedEstimate], dict[str, float]]:
     """Every configured check, in config order: absolute, change, slices, latency, artifact, evidence."""
-    boot = config.bootstrap
-    estimates = paired_bootstrap(
+    # One fused paired bootstrap: the aggregate metrics and every slice from the same resamples.
+    estimates, slice_results = slices.evaluate_with_aggregate(
+        frame,
         y,
         candidate.scores,
         None if champion is None else champion.scores,
-        boot.resamples,
-        boot.confidence,
-        boot.seed,
-        ece_bins=config.calibration_bins,
+        config.slices,
+        config.bootstrap,
         metrics=config.bootstrap_metrics,
-        workers=boot.workers,
+        ece_bins=config.calibration_bins,
     )
     values: dict[str, Any] = dict(run_metrics) | {k: e.candidate for k, e in estimates.items()}
     intervals = {k: e.candidate_interval for k, e in estimates.items()}
     first = champion is None
     results = [checks.absolute(rule, values, intervals) for rule in config.absolute]
     results += [checks.change(rule, estimates, first) for rule in config.change]
-    results += slices.evaluate(
-        frame, y, candidate.scores, None if champion is None else champion.scores, config.slices, boot
-    )
+    results += slice_results
     lat = config.latency
     timings: dict[str, float] = {}
     if lat.single_row_p95_ms is not None or lat.batch_1000_p95_ms is not None:

@@ -1,6 +1,10 @@
-"""Slice checks: each configured slice's metric and its change vs the champion (pure)."""
+"""Slice checks: each configured slice's metric and its change vs the champion (pure).
 
-from collections.abc import Iterator
+Every judged slice is a group of rows in one fused bootstrap with the aggregate (the
+same resamples, one pass per model and resample), not a bootstrap of its own.
+"""
+
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +12,7 @@ import pandas as pd
 
 from modelops.errors import ConfigError
 from modelops.gate import checks
-from modelops.gate.bootstrap import paired_bootstrap
+from modelops.gate.bootstrap import PairedEstimate, paired_bootstrap_groups
 from modelops.gate.checks import CheckResult
 from modelops.gate.config import Bootstrap, Slice, Slices
 
@@ -23,9 +27,10 @@ def expand(frame: pd.DataFrame, item: Slice) -> Iterator[tuple[str, np.ndarray]]
     if item.value is not None:
         yield f"{item.column} = {item.value}", (values == item.value).fillna(False).to_numpy(dtype=bool)
         return
-    for value in sorted(values.dropna().unique()):
-        yield f"{item.column} = {value}", (values == value).fillna(False).to_numpy(dtype=bool)
-    missing = values.isna().to_numpy()
+    codes, uniques = pd.factorize(values, sort=True)  # one pass; -1 marks missing
+    for i, value in enumerate(uniques):
+        yield f"{item.column} = {value}", codes == i
+    missing = codes == -1
     if missing.any():
         yield f"{item.column} is missing", missing
 
@@ -37,13 +42,32 @@ def evaluate(
     champion: np.ndarray | None,
     config: Slices,
     boot: Bootstrap,
+    ece_bins: int = 15,
 ) -> list[CheckResult]:
     """One result per slice; small slices are listed as too small, never dropped."""
-    results = []
+    return evaluate_with_aggregate(frame, y, candidate, champion, config, boot, (), ece_bins)[1]
+
+
+def evaluate_with_aggregate(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    candidate: np.ndarray,
+    champion: np.ndarray | None,
+    config: Slices,
+    boot: Bootstrap,
+    metrics: Sequence[str],
+    ece_bins: int = 15,
+) -> tuple[dict[str, PairedEstimate], list[CheckResult]]:
+    """The aggregate estimates of `metrics` and one result per slice, from one paired bootstrap."""
+    # A result per slice, or the index of its group in the bootstrap (filled in below).
+    planned: list[CheckResult | tuple[int, CheckResult, Slice, str, float]] = []
+    columns: list[np.ndarray] = []
+    group_metrics: list[tuple[str, ...]] = [tuple(metrics)]
     for item in config.items:
         metric = item.metric or config.metric
         min_support = item.min_support or config.min_support
         tolerance = config.tolerance if item.tolerance is None else item.tolerance
+        column = np.full(len(y), -1, dtype=np.int16)
         for name, mask in expand(frame, item):
             rows, positives = int(mask.sum()), int(y[mask].sum())
             base = CheckResult(
@@ -53,30 +77,57 @@ def evaluate(
                 why = f"{TOO_SMALL}: {rows} rows, {positives} positive (min_support {min_support})"
                 status: checks.Status = "missing" if item.required else "skipped"
                 message = f"{checks.MISSING}: required slice is {why}" if item.required else why
-                results.append(replace(base, status=status, message=message))
+                planned.append(replace(base, status=status, message=message))
                 continue
-            estimate = paired_bootstrap(
-                y[mask],
-                candidate[mask],
-                None if champion is None else champion[mask],
-                boot.resamples,
-                boot.confidence,
-                boot.seed,
-                metrics=(metric,),
-                workers=boot.workers,
-            )[metric]
-            result = checks.paired(name, "slice", metric, "non_inferior", tolerance, estimate, name)
-            result = replace(result, support=rows, value=estimate.candidate)
-            if item.min is not None:
-                floor = checks.bounded(name, "slice", metric, estimate.candidate, item.min, None)
-                if floor.failed or result.status == "skipped":
-                    result = replace(
-                        result,
-                        status=floor.status,
-                        threshold=f"{result.threshold}; {floor.threshold}",
-                        message=floor.message if floor.failed else f"{floor.message}; {result.message}",
-                    )
-            if result.status == "skipped" and champion is None:
-                result = replace(result, interval=None)
-            results.append(result)
-    return results
+            # A column per item: its slices are disjoint (one value each), so one id per row.
+            column[mask] = len(group_metrics)
+            planned.append((len(group_metrics), base, item, metric, tolerance))
+            group_metrics.append((metric,))
+        if (column >= 0).any():
+            columns.append(column)
+    if len(group_metrics) == 1 and not metrics:
+        return {}, [entry for entry in planned if isinstance(entry, CheckResult)]  # nothing to resample
+    groups = np.stack(columns, axis=1) if columns else None
+    estimates = paired_bootstrap_groups(
+        y,
+        candidate,
+        champion,
+        groups,
+        group_metrics,
+        boot.resamples,
+        boot.confidence,
+        boot.seed,
+        ece_bins=ece_bins,
+        workers=boot.workers,
+    )
+    results = [
+        entry if isinstance(entry, CheckResult) else _judge(estimates[entry[0]], champion is None, *entry[1:])
+        for entry in planned
+    ]
+    return estimates[0], results
+
+
+def _judge(
+    estimates: dict[str, PairedEstimate],
+    first_release: bool,
+    base: CheckResult,
+    item: Slice,
+    metric: str,
+    tolerance: float,
+) -> CheckResult:
+    name = base.name
+    estimate = estimates[metric]
+    result = checks.paired(name, "slice", metric, "non_inferior", tolerance, estimate, name)
+    result = replace(result, support=base.support, value=estimate.candidate)
+    if item.min is not None:
+        floor = checks.bounded(name, "slice", metric, estimate.candidate, item.min, None)
+        if floor.failed or result.status == "skipped":
+            result = replace(
+                result,
+                status=floor.status,
+                threshold=f"{result.threshold}; {floor.threshold}",
+                message=floor.message if floor.failed else f"{floor.message}; {result.message}",
+            )
+    if result.status == "skipped" and first_release:
+        result = replace(result, interval=None)
+    return result
