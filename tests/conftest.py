@@ -108,6 +108,7 @@ class Project:
         """Run a command in the project, with the venv first on PATH (as DVC stages expect)."""
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
         env.pop("MLFLOW_TRACKING_URI", None)
+        env.pop("MLFLOW_REGISTRY_URI", None)
         return subprocess.run(cmd, cwd=self.root, env=env, check=check, capture_output=True, text=True)
 
     def repro(self) -> None:
@@ -131,6 +132,13 @@ class Project:
 
     def git(self, *args: str) -> str:
         return _git(self.root, *args)
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlflow.set_tracking_uri/set_registry_uri write these into os.environ; no test inherits them."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
 
 
 @pytest.fixture(scope="session")

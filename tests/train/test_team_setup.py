@@ -165,7 +165,9 @@ def test_train_registers_against_tracking_server_on_postgresql(
 
     from mlflow import MlflowClient
 
-    mv = MlflowClient(tracking_uri=mlflow_server).get_model_version("churn", str(version))
+    # Explicit registry: an earlier test's mlflow.set_registry_uri would otherwise win.
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    mv = client.get_model_version("churn", str(version))
     assert mv.tags["git_sha"] == project.git("rev-parse", "HEAD").strip()
     assert len(mv.tags["data_md5"]) == 32
     rows = subprocess.run(

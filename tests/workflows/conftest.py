@@ -94,6 +94,8 @@ def promoted(gated: Gated, fake_github: FakeGitHub) -> Promoted:
     run = h.run_act(project, "promote.yml", "pull_request", payload, fake_github.url)
     assert run.returncode == 0, run.output[-4000:]
     branch = "promote/churn-v1-canary"
+    pushed = h.git(project.root, "ls-remote", "--heads", "origin")
+    assert branch in pushed, f"promote.yml pushed {pushed!r}, not {branch}:\n{run.output[-6000:]}"
     h.git(project.root, "fetch", "-q", "origin", branch)
     h.git(project.root, "merge", "-q", "--ff-only", "FETCH_HEAD")
     h.git(project.root, "push", "-q", "origin", "main")

@@ -93,7 +93,9 @@ class Project:
         self.artifacts = self.tmp / "uploaded"
 
     def env(self) -> dict[str, str]:
-        return os.environ | {
+        # MLflow writes MLFLOW_REGISTRY_URI into os.environ when a test configures it in-process.
+        inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_REGISTRY_URI"}
+        return inherited | {
             "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
             "MLFLOW_TRACKING_URI": self.mlflow_uri,
             "OMP_NUM_THREADS": "1",

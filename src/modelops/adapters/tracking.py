@@ -34,18 +34,42 @@ def local_artifact_uri(root: Path) -> str:
     return (root / LOCAL_DIR / "artifacts").resolve().as_uri()
 
 
+# mlflow.set_tracking_uri/set_registry_uri also write MLFLOW_TRACKING_URI/MLFLOW_REGISTRY_URI
+# into os.environ (for child processes). Values this module put there are not the user's
+# choice, so a later configure() for another root must not mistake them for one.
+_DEFAULTED: dict[str, set[str]] = {"MLFLOW_TRACKING_URI": set(), "MLFLOW_REGISTRY_URI": set()}
+
+
+def _user_setting(var: str) -> str | None:
+    value = os.environ.get(var)
+    return None if value in _DEFAULTED[var] else value
+
+
 def configure(root: Path) -> str:
     """Point MLflow at MLFLOW_TRACKING_URI, or at the embedded store under `root`."""
     import mlflow
 
     # Progress bars on every artifact download drown CI logs.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(root)
-    if uri.startswith("sqlite:///"):
+    uri = _user_setting("MLFLOW_TRACKING_URI")
+    if uri is None:
+        uri = local_tracking_uri(root)
+        _DEFAULTED["MLFLOW_TRACKING_URI"].add(uri)
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    registry = _user_setting("MLFLOW_REGISTRY_URI")
+    if registry is None:
+        registry = uri
+        _DEFAULTED["MLFLOW_REGISTRY_URI"].add(registry)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    mlflow.set_registry_uri(registry)
     return uri
+
+
+def is_embedded() -> bool:
+    """True when the current tracking URI is one configure() chose (no team server)."""
+    import mlflow
+
+    return mlflow.get_tracking_uri() in _DEFAULTED["MLFLOW_TRACKING_URI"]
 
 
 def ensure_experiment(name: str, root: Path) -> str:
@@ -55,7 +79,7 @@ def ensure_experiment(name: str, root: Path) -> str:
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
         return str(exp.experiment_id)
-    location = None if os.environ.get("MLFLOW_TRACKING_URI") else local_artifact_uri(root)
+    location = local_artifact_uri(root) if is_embedded() else None
     return str(mlflow.create_experiment(name, artifact_location=location))
 
 

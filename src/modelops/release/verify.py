@@ -55,9 +55,10 @@ def check_order(found: Findings) -> None:
     for name, items in by_model.items():
         items.sort(key=lambda item: item[0])
         for (v1, r1), (v2, r2) in itertools.pairwise(items):
-            if r2["created_at"] <= r1["created_at"]:
+            # Same-second promotions are legitimate (timestamps have 1 s resolution); going back is not.
+            if r2["created_at"] < r1["created_at"]:
                 found.add(
-                    f"releases/{name}/v{v2}.yaml: created_at {r2['created_at']} is not after "
+                    f"releases/{name}/v{v2}.yaml: created_at {r2['created_at']} is before "
                     f"v{v1}'s {r1['created_at']} (versions must increase with release time)"
                 )
         for version, rec in items:
