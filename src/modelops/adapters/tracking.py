@@ -34,15 +34,8 @@ def local_artifact_uri(root: Path) -> str:
     return (root / LOCAL_DIR / "artifacts").resolve().as_uri()
 
 
-# mlflow.set_tracking_uri/set_registry_uri also write MLFLOW_TRACKING_URI/MLFLOW_REGISTRY_URI
-# into os.environ (for child processes). Values this module put there are not the user's
-# choice, so a later configure() for another root must not mistake them for one.
-_DEFAULTED: dict[str, set[str]] = {"MLFLOW_TRACKING_URI": set(), "MLFLOW_REGISTRY_URI": set()}
-
-
-def _user_setting(var: str) -> str | None:
-    value = os.environ.get(var)
-    return None if value in _DEFAULTED[var] else value
+_URI_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+_embedded: set[str] = set()
 
 
 def configure(root: Path) -> str:
@@ -51,25 +44,28 @@ def configure(root: Path) -> str:
 
     # Progress bars on every artifact download drown CI logs.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = _user_setting("MLFLOW_TRACKING_URI")
-    if uri is None:
-        uri = local_tracking_uri(root)
-        _DEFAULTED["MLFLOW_TRACKING_URI"].add(uri)
+    user = {var: os.environ.get(var) for var in _URI_VARS}
+    uri = user["MLFLOW_TRACKING_URI"] or local_tracking_uri(root)
+    if not user["MLFLOW_TRACKING_URI"]:
+        _embedded.add(uri)
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    registry = _user_setting("MLFLOW_REGISTRY_URI")
-    if registry is None:
-        registry = uri
-        _DEFAULTED["MLFLOW_REGISTRY_URI"].add(registry)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(registry)
+    mlflow.set_registry_uri(user["MLFLOW_REGISTRY_URI"] or uri)
+    # MLflow also writes both URIs into os.environ; put the user's environment back so a
+    # later configure() for another root (or a child process) is not pinned to this store.
+    for var, value in user.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
     return uri
 
 
 def is_embedded() -> bool:
-    """True when the current tracking URI is one configure() chose (no team server)."""
+    """True when the current tracking URI is an embedded store configure() chose."""
     import mlflow
 
-    return mlflow.get_tracking_uri() in _DEFAULTED["MLFLOW_TRACKING_URI"]
+    return mlflow.get_tracking_uri() in _embedded
 
 
 def ensure_experiment(name: str, root: Path) -> str:
