@@ -268,7 +268,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     results["loadavg_end"] = os.getloadavg()
-    args.out.write_text(json.dumps(results, indent=2))
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(render(results))
     return 0
 
