@@ -98,21 +98,26 @@ def _load_pipeline(ref: ModelRef, model_dir: Path | None, opts: ServeOptions, se
     return tracking.load_sklearn(model_dir, settings.model.skops_trusted_types)
 
 
+def _scorer(pipeline: Any, settings: Settings, cfg: ServeConfig, warmup_rows: int) -> Any:
+    """The fast-path scorer (parity-checked against `pipeline`) or the pipeline itself."""
+    fp = cfg.fast_path
+    return load_scorer(
+        pipeline,
+        settings.features,
+        fast=fp.enabled,
+        vector_max_rows=fp.vector_max_rows,
+        tolerance=fp.parity_tolerance,
+        warmup_rows=warmup_rows,
+        threads=cfg.threads,
+    )
+
+
 def _primary_loader(state: State, opts: ServeOptions, settings: Settings, cfg: ServeConfig) -> None:
     model_dir = Path(opts.model_dir) if opts.model_dir else None
     while not state.stopping.is_set():
         try:
             pipeline = _load_pipeline(state.ref, model_dir, opts, settings)
-            fp = cfg.fast_path
-            scorer = load_scorer(
-                pipeline,
-                settings.features,
-                fast=fp.enabled,
-                vector_max_rows=fp.vector_max_rows,
-                tolerance=fp.parity_tolerance,
-                warmup_rows=cfg.warmup_rows,
-                threads=cfg.threads,
-            )
+            scorer = _scorer(pipeline, settings, cfg, cfg.warmup_rows)
             # The model's objects live as long as the process: move them out of the GC's view
             # so collections on the request path stay short (tail latency).
             gc.collect()
@@ -144,16 +149,7 @@ def _shadow_loader(
     ref = ModelRef(**opts.shadow)  # type: ignore[arg-type]
     try:
         pipeline = _load_pipeline(ref, None, opts, settings)
-        fp = cfg.fast_path
-        scorer = load_scorer(
-            pipeline,
-            settings.features,
-            fast=fp.enabled,
-            vector_max_rows=fp.vector_max_rows,
-            tolerance=fp.parity_tolerance,
-            warmup_rows=min(cfg.warmup_rows, 64),
-            threads=cfg.threads,
-        )
+        scorer = _scorer(pipeline, settings, cfg, min(cfg.warmup_rows, 64))
     except Exception as exc:
         # The shadow never affects the primary: a shadow that cannot load is switched off, loudly.
         state.shadow_status = f"off: {type(exc).__name__}: {exc}"
