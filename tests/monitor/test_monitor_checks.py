@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelops import metrics
 from modelops.monitor import checks, render
 from modelops.monitor.config import MonitoringConfig
 from modelops.monitor.logs import encode
@@ -12,8 +13,8 @@ from modelops.monitor.logs import encode
 def test_ece_is_zero_for_perfect_calibration_and_large_for_a_constant_lie():
     p = np.repeat([0.1, 0.5, 0.9], 1000)
     y = np.concatenate([np.arange(1000) < 100, np.arange(1000) < 500, np.arange(1000) < 900]).astype(float)
-    assert checks.expected_calibration_error(y, p, 10) == pytest.approx(0.0, abs=1e-12)
-    assert checks.expected_calibration_error(y, np.full_like(p, 0.95), 10) == pytest.approx(0.95 - 0.5)
+    assert metrics.ece(y, p, 10) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.ece(y, np.full_like(p, 0.95), 10) == pytest.approx(0.95 - 0.5)
 
 
 def test_rates_count_missing_out_of_range_wrong_type_and_unknown_category(project):

@@ -4,11 +4,13 @@ Nothing here reads files or calls Evidently; inputs are frames in the layout of
 `logs.read_logs` / `logs.encode` and plain numbers taken from Evidently's result.
 """
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
+from modelops import metrics
 from modelops.data.schema import FeatureSchema
 from modelops.monitor.config import DriftRule, MonitoringConfig
 from modelops.monitor.logs import INVALID
@@ -80,27 +82,15 @@ def compare_rates(current: pd.DataFrame, reference: pd.DataFrame, schema: Featur
     return [Rates(name, cur[name][0], ref[name][0], cur[name][1], ref[name][1]) for name in schema.names]
 
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int) -> float:
-    """Weighted mean |observed rate - mean score| over equal-width score bins."""
-    idx = np.minimum((p * bins).astype(np.int64), bins - 1)
-    count = np.bincount(idx, minlength=bins)
-    pos = np.bincount(idx, weights=y, minlength=bins)
-    total = np.bincount(idx, weights=p, minlength=bins)
-    used = count > 0
-    return float(np.abs(pos[used] - total[used]).sum() / max(len(y), 1))
-
-
 def quality(y: np.ndarray, p: np.ndarray, expected_rate: float, bins: int) -> Quality:
     """ROC AUC (None with a single class), ECE and positive rate of labelled predictions."""
-    from sklearn.metrics import roc_auc_score
-
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
-    auc = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+    auc = metrics.roc_auc(y, p)
     return Quality(
         rows=len(y),
-        roc_auc=auc,
-        ece=expected_calibration_error(y, p, bins),
+        roc_auc=None if math.isnan(auc) else auc,
+        ece=metrics.ece(y, p, bins),
         positive_rate=float(y.mean()),
         expected_positive_rate=float(expected_rate),
         mean_score=float(p.mean()),
