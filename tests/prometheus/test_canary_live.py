@@ -90,7 +90,7 @@ def fleet(serve_project: ServeProject, tmp_path_factory: pytest.TempPathFactory)
     threads: list[threading.Thread] = []
     try:
         for server in servers.values():
-            server.wait_ready()
+            server.wait_ready(timeout=400)  # five processes import and warm up at once
         targets = [
             Target(f"{s}-{track}", servers[name].url, {"scenario": s, "track": track})
             for s in SCENARIOS

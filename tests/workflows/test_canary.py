@@ -156,3 +156,19 @@ def test_split_by_version_counts_each_track(tmp_path: Path) -> None:
     split = split_by_version(log, {"canary": 2, "stable": 1}, tmp_path / "out")
     assert split["canary"][1] == 2 and split["stable"][1] == 1
     assert len(split["canary"][0].read_text().splitlines()) == 2
+
+
+def test_canary_workflow_reads_prometheus_url_and_calls_decide() -> None:
+    import shlex
+
+    import yaml
+
+    from modelops.cli import build_parser
+
+    wf = yaml.safe_load((Path(__file__).resolve().parents[2] / ".github/workflows/canary.yml").read_text())
+    (job,) = wf["jobs"].values()
+    assert "vars.PROMETHEUS_URL" in job["env"]["PROMETHEUS_URL"]
+    (step,) = [s for s in job["steps"] if "modelops canary decide" in s.get("run", "")]
+    argv = shlex.split(step["run"].replace("modelops ", "", 1))
+    args = build_parser().parse_args(argv)
+    assert args.func.__name__ == "_canary_decide" and args.propose and args.prometheus is None

@@ -11,7 +11,7 @@ absolute limits. Too little canary traffic is never a promotion: it holds.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -177,7 +177,7 @@ def _finite(x: float | None) -> bool:
 
 
 def live_metrics(
-    version: int, window: dict[str, float | None], series: Series, cfg: CanaryConfig
+    version: int, window: Mapping[str, float | None], series: Series, cfg: CanaryConfig
 ) -> LiveMetrics:
     """Summarise a version's window values and keep the samples of intervals in which it served."""
     requests = window.get("requests_window") or 0.0
