@@ -171,15 +171,13 @@ def test_slow_canary_is_reverted_on_latency(fleet: Fleet, decide_root: Path, tmp
 def test_failing_canary_is_reverted_on_validation_failures(
     fleet: Fleet, decide_root: Path, tmp_path: Path
 ) -> None:
-    assert fleet.sent["failing"].get(422, 0) > fleet.sent["failing"].get(200, 0) > 0, fleet.sent["failing"]
+    sent = fleet.sent["failing"]
+    assert sent.get(422, 0) > 0.25 * sum(sent.values()) and fleet.sent["stable"].get(422, 0) == 0, fleet.sent
     d = decide(decide_root, fleet, "failing", tmp_path)
     assert d["action"] == "rollback", d["reason"]
     assert by_metric(d)["validation_failure_ratio"]["verdict"] == "fail"
-    assert (
-        d["canary"]["live"]["validation_failure_ratio"]
-        > 0.5
-        > d["stable"]["live"]["validation_failure_ratio"]
-    )
+    assert d["canary"]["live"]["validation_failure_ratio"] > 0.25
+    assert d["stable"]["live"]["validation_failure_ratio"] == 0
 
 
 def test_quiet_canary_holds(fleet: Fleet, decide_root: Path, tmp_path: Path) -> None:

@@ -172,3 +172,25 @@ def test_canary_workflow_reads_prometheus_url_and_calls_decide() -> None:
     argv = shlex.split(step["run"].replace("modelops ", "", 1))
     args = build_parser().parse_args(argv)
     assert args.func.__name__ == "_canary_decide" and args.propose and args.prometheus is None
+
+
+def test_monitoring_that_cannot_evaluate_a_track_holds_the_canary(tmp_path: Path) -> None:
+    """The real monitor job runs on the canary's split log; a version without a release is "error" -> hold."""
+    from modelops.settings import load_settings
+    from modelops.workflows.canary import monitor_track
+    from tests.conftest import make_project
+
+    root = make_project(tmp_path / "project")
+    line = {
+        "request_id": "a",
+        "timestamp": "2026-11-25T00:00:00Z",
+        "model_version": "2",
+        "features": {},
+        "score": 0.3,
+    }
+    log = tmp_path / "p.jsonl"
+    log.write_text(json.dumps(line) + "\n")
+    (path, rows), _ = split_by_version(log, {"canary": 2, "stable": 1}, tmp_path / "out").values()
+    verdict = monitor_track(load_settings(root), path, None, tmp_path / "out/canary")
+    assert (verdict, rows) == ("error", 1)
+    assert decide(track("canary", 2, live(2), verdict), STABLE, CFG).action == "hold"
