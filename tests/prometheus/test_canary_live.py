@@ -32,7 +32,7 @@ from tests.serve.conftest import ServeProject, Server, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-WINDOW, INTERVAL, MIN_INTERVALS, MIN_REQUESTS = 30, 3, 6, 60
+WINDOW, INTERVAL, MIN_INTERVALS, MIN_REQUESTS = 30, 3, 6, 30
 SCENARIOS = ("healthy", "slow", "failing", "quiet")
 RATE = {"stable": 12.0, "healthy": 8.0, "slow": 8.0, "failing": 8.0, "quiet": 0.2}  # requests per second
 
@@ -135,12 +135,16 @@ def decide_root(serve_project: ServeProject, tmp_path_factory: pytest.TempPathFa
     return root
 
 
-def decide(root: Path, fleet: Fleet, scenario: str, out: Path) -> dict[str, Any]:
+def decide(root: Path, fleet: Fleet, scenario: str, out: Path, **limits: float) -> dict[str, Any]:
+    """Run `modelops canary decide` on one scenario's scrape jobs, with some absolute limits changed."""
     from modelops.cli import main
+    from modelops.release.canary import Limits
 
-    edit_yaml(
-        root / "configs/canary.yaml", lambda d: d["prometheus"].update(selector=f'scenario="{scenario}"')
-    )
+    def scope(d: dict[str, Any]) -> None:
+        d["prometheus"]["selector"] = f'scenario="{scenario}"'
+        d["limits"] = Limits(**limits).model_dump()
+
+    edit_yaml(root / "configs/canary.yaml", scope)
     code = main(["--root", str(root), "canary", "decide", "--prometheus", fleet.prom.url, "--out", str(out)])
     assert code == 0
     decision: dict[str, Any] = json.loads((out / "decision.json").read_text())
@@ -166,6 +170,16 @@ def test_slow_canary_is_reverted_on_latency(fleet: Fleet, decide_root: Path, tmp
     latency = by_metric(d)["latency_p95_seconds"]
     assert latency["verdict"] == "fail" and latency["canary"] > latency["stable"]
     assert "latency" in d["reason"]
+
+
+def test_slow_canary_under_the_absolute_limit_is_reverted_by_the_significance_test(
+    fleet: Fleet, decide_root: Path, tmp_path: Path
+) -> None:
+    d = decide(decide_root, fleet, "slow", tmp_path, max_latency_p95_seconds=60.0)
+    latency = by_metric(d)["latency_p95_seconds"]
+    assert d["action"] == "rollback", d["reason"]
+    assert latency["verdict"] == "fail" and "significantly worse" in latency["reason"]
+    assert latency["p_value"] is not None and latency["p_value"] < 0.01
 
 
 def test_failing_canary_is_reverted_on_validation_failures(

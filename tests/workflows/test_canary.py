@@ -79,6 +79,8 @@ STABLE = track("stable", 1, live(1))
         (track("canary", None, None, "not run"), STABLE, "none", "no canary"),
         (track("canary", 1, live(1)), STABLE, "none", "both serve v1"),
         (track("canary", 2, live(2)), track("stable", 1, None), "hold", "no live metrics"),
+        (track("canary", 1, live(1)), track("stable", None, None, "not run"), "promote", "healthy"),
+        (track("canary", 1, live(1, p95=0.4)), track("stable", None, None, "not run"), "rollback", "limit"),
     ],
 )
 def test_decide(canary: TrackReport, stable: TrackReport, action: str, why: str) -> None:

@@ -214,13 +214,16 @@ def compare(
     canary: float | None,
     stable: float | None,
     canary_samples: Sequence[float],
-    stable_samples: Sequence[float],
+    stable_samples: Sequence[float] | None,
     limit: float,
     worse_by: float,
     relative: bool,
     cfg: CanaryConfig,
 ) -> Comparison:
-    """Fail on the absolute limit, or on a significant difference beyond the tolerance; else pass."""
+    """Fail on the absolute limit, or on a significant difference beyond the tolerance; else pass.
+
+    `stable_samples` None means no stable track serves (a first release): the limit alone judges.
+    """
     tol = f"x{worse_by:g} of stable" if relative else f"+{worse_by:g} over stable"
     text = f"<= {limit:g}; and not significantly worse than stable beyond {tol} (alpha {cfg.alpha:g})"
 
@@ -233,12 +236,15 @@ def compare(
         return out("insufficient", "no canary measurement in the window")
     if canary > limit:
         return out("fail", f"canary {metric} {canary:.4g} is over the limit {limit:g}")
-    if len(canary_samples) < cfg.min_intervals or len(stable_samples) < cfg.min_intervals:
+    stable_n = len(stable_samples) if stable_samples is not None else cfg.min_intervals
+    if len(canary_samples) < cfg.min_intervals or stable_n < cfg.min_intervals:
         return out(
             "insufficient",
-            f"{len(canary_samples)} canary / {len(stable_samples)} stable intervals with traffic; "
+            f"{len(canary_samples)} canary / {stable_n} stable intervals with traffic; "
             f"{cfg.min_intervals} needed to compare",
         )
+    if stable_samples is None:
+        return out("pass", f"canary {canary:.4g} within the limit; no stable track to compare with")
     p = worse_p_value(canary_samples, stable_samples)
     if stable is None:
         return out("insufficient", "no stable measurement to compare with", p)
@@ -253,15 +259,33 @@ def compare(
     return out("pass", f"canary {canary:.4g} vs stable {stable:.4g} (p={p:.2g})", p)
 
 
-def comparisons(canary: LiveMetrics, stable: LiveMetrics, cfg: CanaryConfig) -> list[Comparison]:
+def comparisons(canary: LiveMetrics, stable: LiveMetrics | None, cfg: CanaryConfig) -> list[Comparison]:
+    """Each live metric of the canary judged against stable (None: no stable track, limits only)."""
     lim, tol = cfg.limits, cfg.tolerances
+    none = LiveMetrics(
+        version=0,
+        requests=0,
+        request_rate=0,
+        error_ratio=None,
+        validation_failure_ratio=None,
+        latency={"p95": None},
+        intervals=0,
+        error_ratio_samples=[],
+        validation_failure_ratio_samples=[],
+        latency_p95_samples=[],
+    )
+    ref = stable or none
+
+    def samples(values: list[float]) -> list[float] | None:
+        return values if stable is not None else None
+
     return [
         compare(
             "error_ratio",
             canary.error_ratio,
-            stable.error_ratio,
+            ref.error_ratio,
             canary.error_ratio_samples,
-            stable.error_ratio_samples,
+            samples(ref.error_ratio_samples),
             lim.max_error_ratio,
             tol.error_ratio_points,
             False,
@@ -270,9 +294,9 @@ def comparisons(canary: LiveMetrics, stable: LiveMetrics, cfg: CanaryConfig) -> 
         compare(
             "validation_failure_ratio",
             canary.validation_failure_ratio,
-            stable.validation_failure_ratio,
+            ref.validation_failure_ratio,
             canary.validation_failure_ratio_samples,
-            stable.validation_failure_ratio_samples,
+            samples(ref.validation_failure_ratio_samples),
             lim.max_validation_failure_ratio,
             tol.validation_failure_ratio_points,
             False,
@@ -281,9 +305,9 @@ def comparisons(canary: LiveMetrics, stable: LiveMetrics, cfg: CanaryConfig) -> 
         compare(
             "latency_p95_seconds",
             canary.latency["p95"],
-            stable.latency["p95"],
+            ref.latency["p95"],
             canary.latency_p95_samples,
-            stable.latency_p95_samples,
+            samples(ref.latency_p95_samples),
             lim.max_latency_p95_seconds,
             tol.latency_p95_ratio,
             True,
@@ -295,7 +319,7 @@ def comparisons(canary: LiveMetrics, stable: LiveMetrics, cfg: CanaryConfig) -> 
 def decide(canary: TrackReport, stable: TrackReport, cfg: CanaryConfig) -> Decision:
     """The policy, in order: nothing to judge; revert on evidence; hold on doubt; promote."""
     checks: list[Comparison] = []
-    if canary.live is not None and stable.live is not None:
+    if canary.live is not None and (stable.live is not None or stable.version is None):
         checks = comparisons(canary.live, stable.live, cfg)
 
     def out(action: Action, reason: str) -> Decision:
