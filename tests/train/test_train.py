@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 from modelops.adapters import tracking
 from modelops.data.baseline import load_profile
 from modelops.data.evalset import load_pin
-from modelops.errors import DigestMismatch
+from modelops.errors import DigestMismatch, SchemaViolation
 from modelops.tags import BASELINE_PROFILE_ARTIFACT
 from tests.conftest import SMALL_ROWS, Project
 
@@ -122,3 +122,16 @@ def test_repro_skips_unchanged_stages(trained_project: Project) -> None:
 
     out = trained_project.sh(str(Path(sys.executable).with_name("dvc")), "status")
     assert "up to date" in out.stdout.lower()
+
+
+def test_train_refuses_a_validation_report_for_another_snapshot(trained_project: Project) -> None:
+    p = trained_project
+    report_path = p.root / "data/validated/report.json"
+    original = report_path.read_text()
+    stale = json.loads(original) | {"md5": "0" * 32}
+    try:
+        report_path.write_text(json.dumps(stale))
+        with pytest.raises(SchemaViolation, match=r"validated snapshot md5 0{32} is not the current"):
+            p.train()
+    finally:
+        report_path.write_text(original)

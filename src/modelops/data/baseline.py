@@ -318,8 +318,9 @@ def _rate_violations(
             )
         )
     # A constant fill with another value (-1, 999, the median): the top value's share jumps.
-    # Zero fills are already named by the zero-share rule.
-    if not (base.kind == "numeric" and new.top_value == 0.0):
+    # A zero fill the zero-share rule already named is not reported twice.
+    zero_named = any(v is not None and v.rule == "zero_share" for v in found)
+    if not (zero_named and new.top_value == 0.0):
         found.append(
             _share_rule(
                 name,
