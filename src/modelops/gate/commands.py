@@ -11,11 +11,13 @@ def _gate(args: argparse.Namespace) -> int:
 
     settings = load_settings(Path(args.root))
     out = Path(args.out)
+    # A relative --out lands in the root the gate judges from: the trusted one when given.
+    base = Path(args.rules_from).resolve() if args.rules_from else settings.root
     result = run_gate(
         settings,
         args.candidate,
         args.champion,
-        out if out.is_absolute() else settings.root / out,
+        out if out.is_absolute() else base / out,
         args.out,
         rules_from=None if args.rules_from is None else Path(args.rules_from),
         rules_from_arg=args.rules_from,

@@ -268,15 +268,15 @@ def run_gate(
 
     `settings` is the project being judged (the PR head in CI); `rules_from` the trusted root.
     """
-    tracking.configure(settings.root)
-    name = settings.model.name
+    trusted = trusted_settings(settings, rules_from)
+    config = load_gate_config(trusted.config_dir)
+    tracking.configure(trusted.root)
+    name = trusted.model.name
     cand_mv = tracking.get_version(name, candidate)
     champ_version: int | None = None
     rule_changes: list[rules.RuleChange] = []
     reproduce = reproduce_command(candidate, None, out_arg, rules_from_arg)
     try:
-        trusted = trusted_settings(settings, rules_from)
-        config = load_gate_config(trusted.config_dir)
         trusted_rules = rules.read_rule_files(trusted.config_dir)
         if rules_from is not None:
             rule_changes = rules.diff_rules(trusted_rules, rules.read_rule_files(settings.config_dir))
