@@ -270,7 +270,8 @@ def run_gate(
     """
     trusted = trusted_settings(settings, rules_from)
     config = load_gate_config(trusted.config_dir)
-    tracking.configure(trusted.root)
+    # The registry is where the candidate lives, not a rule: the project's (or MLFLOW_TRACKING_URI).
+    tracking.configure(settings.root)
     name = trusted.model.name
     cand_mv = tracking.get_version(name, candidate)
     champ_version: int | None = None
