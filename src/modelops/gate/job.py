@@ -19,7 +19,7 @@ import numpy as np
 
 from modelops import metrics, tags
 from modelops.adapters import dvc, tracking
-from modelops.data.evalset import load_pin, pin_path
+from modelops.data.evalset import PIN_FILE, load_pin, pin_path
 from modelops.errors import MissingEvidence, ModelOpsError, SchemaViolation
 from modelops.gate import checks, latency, report, rules, slices
 from modelops.gate.bootstrap import PairedEstimate
@@ -95,7 +95,7 @@ def pinned_eval_file(trusted: Settings) -> tuple[EvalFile, list[str]]:
     if not pin_path(trusted.config_dir).is_file():
         path = trusted.path(trusted.data.paths.eval)
         warning = (
-            f"no evaluation-set pin ({pin_path(trusted.config_dir)}): scored {trusted.data.paths.eval} "
+            f"no evaluation-set pin (configs/{PIN_FILE}): scored {trusted.data.paths.eval} "
             "unpinned; create the pin with `modelops data eval-set create`"
         )
         return EvalFile(path, str(trusted.data.paths.eval), _md5(path), None), [warning]
@@ -186,7 +186,7 @@ def judge_latency(
         overload = latency.overloaded(
             timings.calibration, champ_p95, lat.max_calibration_spread, lat.max_champion_spread
         )
-        if attempt >= lat.attempts or not latency.needs_retry(decisions, overload):
+        if attempt >= lat.attempts or not latency.needs_retry(decisions):
             break
         log.info("latency attempt %d unsettled (%s); measuring again", attempt, overload or "interval open")
     decisions = latency.settle(decisions, overload)
