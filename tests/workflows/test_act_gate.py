@@ -90,6 +90,7 @@ def test_pr_loosening_gates_yaml_is_judged_by_the_base_rules(gated: Gated, fake_
         config = yaml.safe_load(gates.read_text())
         _loosen(config)
         gates.write_text(yaml.safe_dump(config, sort_keys=False))
+        proposed_gates = gates.read_bytes()
         h.set_yaml(project.root / "configs/train.yaml", "params.min_samples_leaf", 5000)
         sha = project.commit_all("gate: relax thresholds; train: simpler model")
         trained = h.run_act(project, "train.yml", "push", push_payload(sha, "loosen"))
@@ -125,4 +126,4 @@ def test_pr_loosening_gates_yaml_is_judged_by_the_base_rules(gated: Gated, fake_
     tags = client.get_model_version(h.MODEL, version).tags
     assert tags["gate.verdict"] == "fail"
     assert tags["gate.gates_sha256"] == hashlib.sha256(trusted_gates).hexdigest()
-    assert tags["gate.gates_sha256"] != hashlib.sha256(gates.read_bytes()).hexdigest()
+    assert tags["gate.gates_sha256"] != hashlib.sha256(proposed_gates).hexdigest()
