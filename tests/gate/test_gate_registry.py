@@ -259,8 +259,11 @@ def test_rules_from_judges_with_the_trusted_rules_and_reports_the_pr_change(
     assert report["rules"]["source"] == "trusted"
     assert report["rules"]["gates_sha256"] == hashlib.sha256(trusted_gates).hexdigest()
     assert report["eval_set"]["pinned_md5"] == report["eval_set"]["md5"]
-    (change,) = report["rule_changes"]
-    assert change["file"] == "gates.yaml" and "+- metric: roc_auc" in change["diff"]
+    # The project (the "PR head") has no pin while the trusted side does: that is a rotation too.
+    changes = {c["file"]: c for c in report["rule_changes"]}
+    assert set(changes) == {"gates.yaml", "eval_set.yaml"}
+    assert "+- metric: roc_auc" in changes["gates.yaml"]["diff"] and not changes["gates.yaml"]["rotation"]
+    assert changes["eval_set.yaml"]["rotation"]
     md = (out / "gate.md").read_text()
     assert md.index("This PR changes the gate's rules") < md.index("Gate passed")
     assert f"--rules-from {trusted_root}" in report["reproduce"]
