@@ -42,7 +42,7 @@ def could_collide(a: str, b: str) -> bool:
     return pa.startswith(pb) or pb.startswith(pa)
 
 
-def triggers(doc: dict[str, Any]) -> dict[str, Any]:
+def triggers(doc: dict[Any, Any]) -> dict[str, Any]:
     on = doc.get("on", doc.get(True))  # PyYAML reads the bare key `on` as True
     if isinstance(on, str):
         return {on: None}

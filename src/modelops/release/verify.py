@@ -72,17 +72,15 @@ def check_history(root: Path, cfg: ReleaseConfig, found: Findings) -> None:
         path = f"{state.TRACK_OVERLAYS[track]}/{state.MODEL_ENV}"
         for _sha, text in git.file_versions(root, path):
             env = state.parse_env(text)
-            version = env.get("MODEL_VERSION", "")
-            if env.get("MODEL_NAME") and version.isdigit():
-                found.served.add((env["MODEL_NAME"], int(version)))
-    for name, version in sorted(found.served):
-        if (name, version) in found.releases:
-            continue
+            served = env.get("MODEL_VERSION", "")
+            if env.get("MODEL_NAME") and served.isdigit():
+                found.served.add((env["MODEL_NAME"], int(served)))
+    # A present record's card is checked by check_cards; here only what left the tree.
+    for name, version in sorted(found.served - set(found.releases)):
         rel = cfg.release_path(root, name, version).relative_to(root)
         found.add(f"{rel}: missing, but {name} v{version} served (an overlay pointed at it in git history)")
-    for name, version in sorted(found.served):
         card_path = cfg.card_path(root, name, version)
-        if (name, version) not in found.releases and not card_path.is_file():
+        if not card_path.is_file():
             found.add(f"{card_path.relative_to(root)}: missing, but {name} v{version} served")
 
 
