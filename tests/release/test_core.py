@@ -373,3 +373,46 @@ def test_verify_checks_every_version_that_ever_served_kept_its_record(project: P
     assert "model_cards/churn/v2.md: missing, but churn v2 served" in found
     shutil.rmtree(project / ".git")
     assert any("not a git checkout" in p for p in problems(project))
+
+
+def test_promote_refuses_other_rules_and_a_stale_gate_after_rollback(project: Path) -> None:
+    """The two pure promotion checks on a version's tags (the registry test covers the CLI path)."""
+    from modelops.adapters.tracking import ModelVersion
+    from modelops.digest import file_digest
+    from modelops.errors import GateFailed
+    from modelops.release import promote
+
+    configs = project / "configs"
+    here = {
+        T.GATE_RULES_SHA256: file_digest(configs / "gates.yaml"),
+        T.GATE_FEATURES_SHA256: file_digest(configs / "features.yaml"),
+    }
+    mv = ModelVersion("churn", 3, "0" * 32, "", {**TAGS, **here})
+    promote.check_rules(mv, configs)
+    (configs / "gates.yaml").write_text((configs / "gates.yaml").read_text() + "# looser\n")
+    now = file_digest(configs / "gates.yaml")
+    with pytest.raises(
+        GateFailed, match=f"gate.gates_sha256={here[T.GATE_RULES_SHA256]}, but .* sha256 {now}"
+    ):
+        promote.check_rules(mv, configs)
+    bare = ModelVersion(
+        "churn", 3, "0" * 32, "", {k: v for k, v in mv.tags.items() if k != T.GATE_RULES_SHA256}
+    )
+    with pytest.raises(GateFailed, match=r"gate ran without rule digests.*re-run the gate"):
+        promote.check_rules(bare, configs)
+
+    history = rollback.replay(
+        [_commit("1", "canary", "3"), _commit("2", reverts="1", at="2025-03-01T12:00:00+00:00")],
+        "Modelops-Track",
+    )
+    promote.check_regate(ModelVersion("churn", 4, "0" * 32, "", TAGS), history)  # never rolled back
+    stale = ModelVersion("churn", 3, "0" * 32, "", {**TAGS, T.GATE_AT: "2025-03-01T12:00:00+00:00"})
+    with pytest.raises(
+        GateFailed, match=r"rolled back from canary at 2025-03-01T12:00:00Z .* ran at 2025-03-01T12:00:00Z"
+    ):
+        promote.check_regate(stale, history)
+    untimed = ModelVersion("churn", 3, "0" * 32, "", {k: v for k, v in TAGS.items() if k != T.GATE_AT})
+    with pytest.raises(GateFailed, match=r"has no gate\.at tag"):
+        promote.check_regate(untimed, history)
+    fresh = ModelVersion("churn", 3, "0" * 32, "", {**TAGS, T.GATE_AT: "2025-03-01T12:00:01Z"})
+    promote.check_regate(fresh, history)
