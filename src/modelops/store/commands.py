@@ -51,7 +51,11 @@ def _frame(args: argparse.Namespace) -> Any:
         if args.dsn:
             import sqlalchemy
 
-            engine = sqlalchemy.create_engine(args.dsn)
+            dsn = args.dsn
+            if dsn.startswith(("postgresql://", "postgres://")):
+                # SQLAlchemy 2.1 defaults to psycopg 3; the locked driver is psycopg2.
+                dsn = "postgresql+psycopg2://" + dsn.split("://", 1)[1]
+            engine = sqlalchemy.create_engine(dsn)
             try:
                 with engine.connect() as conn:
                     return pd.read_sql_query(sqlalchemy.text(args.query), conn)
