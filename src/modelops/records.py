@@ -70,6 +70,12 @@ class LabelRecord(msgspec.Struct, frozen=True, kw_only=True):
     model_name: str = ""
 
 
+def required_fields(struct: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The fields a record must carry (those without a default), in declaration order."""
+    fields = struct.__struct_fields__
+    return fields[: len(fields) - len(struct.__struct_defaults__)]
+
+
 # Fixed Parquet columns, in order; `features` (a struct) sits after `model_version`.
 PREDICTION_COLUMNS = (
     "request_id",
