@@ -112,3 +112,13 @@ def test_labels_latest_observation_wins(tmp_path: Path) -> None:
     assert got == {"a": 0, "b": 1}
     late = read_labels(str(tmp_path), "m", since=T0 + timedelta(days=1))
     assert sorted(late.column("request_id").to_pylist()) == ["a", "b"]
+
+
+def test_scores_by_version_reads_only_the_asked_versions(schema, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from modelops.store.reader import scores_by_version
+
+    rows = [rec(i, version=str(1 + i % 3), minutes=i) for i in range(9)]
+    PredictionStore(str(tmp_path)).write(prediction_table(rows, schema))
+    got = scores_by_version(str(tmp_path), "m", ["1", "3", "9"], since=T0 + timedelta(minutes=1))
+    assert {v: t.num_rows for v, t in got.items()} == {"1": 2, "3": 3, "9": 0}
+    assert "features" not in got["1"].column_names

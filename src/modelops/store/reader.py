@@ -151,3 +151,28 @@ def read_labels(uri: str | Location, model: str, since: datetime | None = None) 
     keep = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).combine_chunks()
     mask = pa.concat_arrays([pa.array([True]), keep])
     return table.filter(mask)
+
+
+def scores_by_version(
+    uri: str | Location,
+    model: str,
+    chosen: Sequence[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, pa.Table]:
+    """Per version: (timestamp, score, shadow_version, shadow_score) rows of the window.
+
+    For the canary decision: compare the canary's predictions with stable's over the same
+    window (score distributions, shadow agreement) without reading feature columns.
+    """
+    loc = _loc(uri)
+    columns = ["timestamp", "score", "shadow_version", "shadow_score"]
+    out = {}
+    for version in chosen:
+        batches = list(scan_window(loc, model, version, since, until, columns))
+        out[version] = (
+            pa.Table.from_batches(batches)
+            if batches
+            else pa.table({c: pa.array([], pa.float64()) for c in columns})
+        )
+    return out
