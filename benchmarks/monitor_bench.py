@@ -89,8 +89,8 @@ def write_log(path: Path, base: pd.DataFrame, scores: np.ndarray, rows: int, nam
             )
 
 
-def timed(cmd: list[str]) -> tuple[float, float, int, str]:
-    """(wall s, peak RSS MiB, exit code, stderr tail) of one child process."""
+def timed(cmd: list[str]) -> tuple[float, float, float, int, str]:
+    """(wall s, CPU s, peak RSS MiB, exit code, stderr tail) of one child process."""
     env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
@@ -99,7 +99,8 @@ def timed(cmd: list[str]) -> tuple[float, float, int, str]:
         wall = time.perf_counter() - t0
         err.seek(0)
         tail = err.read().decode()[-2000:]
-    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), tail
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), tail
 
 
 def main() -> int:
@@ -155,13 +156,15 @@ def main() -> int:
             cmd = [*cli, "--predictions", str(log), *common, "--out", str(work / "out-jsonl")]
         written = time.perf_counter() - t0
         load = Path("/proc/loadavg").read_text().split()[:3]
-        wall, peak, code, err = timed(cmd)
+        wall, cpu, peak, code, err = timed(cmd)
         if code not in (0, 1):
             print(err, file=sys.stderr)
             return 2
         summary = json.loads((work / f"out-{name}" / "summary.json").read_text())
         results["paths"][name] = {
             "wall_s": round(wall, 1),
+            # CPU seconds (user + sys): what the run costs when it has both cores to itself.
+            "cpu_s": round(cpu, 1),
             "peak_rss_mib": round(peak),
             "data_mib": round(size / 2**20),
             "write_s": round(written, 1),

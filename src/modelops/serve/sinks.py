@@ -40,7 +40,8 @@ class Entry:
     shadow_version: str | None = None
     shadow_scores: Sequence[float | None] | None = field(default=None)
 
-    def to_records(self, model_name: str) -> list[PredictionRecord]:
+    def to_records(self, model_name: str, numbered: bool = True) -> list[PredictionRecord]:
+        """One record per row; `numbered=False` leaves `row` at its default (the JSONL shape)."""
         ts = datetime.fromisoformat(self.timestamp)
         shadow = self.shadow_scores or [None] * len(self.records)
         return [
@@ -51,7 +52,7 @@ class Entry:
                 model_version=self.model_version,
                 features=dict(rec),
                 score=score,
-                row=i,
+                row=i if numbered else 0,
                 shadow=None if self.shadow_version is None else Shadow(self.shadow_version, sh),
             )
             for i, (rec, score, sh) in enumerate(zip(self.records, self.scores, shadow, strict=True))
@@ -65,13 +66,14 @@ class Sink(Protocol):
 
 
 class PredictionLog:
-    """JSON lines to a file (appended) or to stdout ("-"), written by a background thread."""
+    """JSON lines to a file (appended) or to stdout ("-"), written by a background thread.
 
-    def __init__(
-        self, target: str, queue_size: int, on_drop: Callable[[int], None], model_name: str = ""
-    ) -> None:
+    Lines keep the shape of earlier releases, which external readers parse: `model_name` and
+    `row` stay at their defaults and are omitted (one file per server; line order gives the row).
+    """
+
+    def __init__(self, target: str, queue_size: int, on_drop: Callable[[int], None]) -> None:
         self.target = target
-        self.model_name = model_name
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._on_drop = on_drop
         if target == "-":
@@ -100,7 +102,7 @@ class PredictionLog:
                     break
             stop = any(b is _STOP for b in batch)
             data = b"".join(
-                to_json_line(r) for b in batch if b is not _STOP for r in b.to_records(self.model_name)
+                to_json_line(r) for b in batch if b is not _STOP for r in b.to_records("", numbered=False)
             )
             try:
                 if data:
@@ -406,7 +408,7 @@ def open_sink(
 ) -> "PredictionLog | StoreSink":
     """The store when a URI is configured (PREDICTION_STORE), else the JSON-lines log."""
     if not store_uri:
-        return PredictionLog(log_target, queue_size, on_drop, model_name)
+        return PredictionLog(log_target, queue_size, on_drop)
     from modelops.store.location import open_location
 
     log.info("prediction records -> store %s", store_uri)
