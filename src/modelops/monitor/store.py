@@ -3,9 +3,9 @@
 Same layout as `logs.read_logs` (float64 numerics, int8 category codes, one "invalid"
 flag per feature, score), so the checks cannot tell the two sources apart. Rows stream
 from the store batch by batch into arrays allocated once per version (the count comes
-from Parquet metadata and the timestamp column), so memory is ~40 bytes per row of the
-window plus one batch, not a table of the window. Labels are joined batch by batch on
-`request_id` in Arrow, so request ids are never kept.
+from Parquet metadata and the timestamp column), so memory is the compact arrays of the
+window (~60 bytes a row for 9 features) plus one batch, not a table of the window. Labels
+are joined batch by batch on `request_id` in Arrow, so request ids are never kept.
 """
 
 from datetime import datetime
