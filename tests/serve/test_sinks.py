@@ -209,3 +209,16 @@ def test_next_writer_uploads_a_dead_writers_spool(tmp_path: Path) -> None:
     assert sorted(set(stored(tmp_path / "store").column("request_id").to_pylist())) == sorted(
         f"r{i}" for i in range(100)
     )
+
+
+def test_close_cuts_a_long_backoff_short_and_uploads(tmp_path: Path) -> None:
+    location = FlakyLocation(tmp_path / "store", failures=1)
+    sink, _, _ = store_sink(
+        tmp_path, location, flush_rows=1, retry_initial_seconds=300, retry_max_seconds=300
+    )
+    sink.submit(entry("a"))
+    deadline = time.monotonic() + 10
+    while location.attempts < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sink.close(timeout=10)  # the uploader sleeps a 300 s backoff unless close wakes it
+    assert stored(tmp_path / "store").num_rows == 2

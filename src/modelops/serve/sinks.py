@@ -222,6 +222,7 @@ class StoreSink:
         self._spool_bytes = 0
         self._wake = threading.Event()
         self._draining = threading.Event()
+        self._closing = threading.Event()
         self._deadline = float("inf")
         self._adopt_orphans(base)
         self._builder = threading.Thread(target=self._build, name="store-builder", daemon=True)
@@ -321,9 +322,10 @@ class StoreSink:
             if self._put(*head):
                 backoff = self.cfg.retry_initial_seconds
                 continue
-            # Interruptible only by the close deadline, so a shutdown can still try again.
-            pause = min(backoff, max(0.0, self._deadline - time.monotonic()))
-            time.sleep(pause)
+            if self._closing.is_set():  # shutting down: keep retrying until the close deadline
+                time.sleep(min(backoff, max(0.0, self._deadline - time.monotonic())))
+            else:  # a long backoff is cut short by close(), so shutdown gets a fresh attempt
+                self._closing.wait(backoff)
             backoff = min(backoff * 2, self.cfg.retry_max_seconds)
 
     def _put(self, root: Path, path: Path) -> bool:
@@ -367,6 +369,7 @@ class StoreSink:
         """Seal what is buffered and upload the spool until `timeout`; what is left stays on disk."""
         timeout = self.cfg.close_timeout_seconds if timeout is None else timeout
         self._deadline = time.monotonic() + timeout
+        self._closing.set()
         try:
             self._queue.put(_STOP, timeout=timeout)
         except queue.Full:
