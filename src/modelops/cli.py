@@ -19,6 +19,7 @@ STEPS = (
     "modelops.release.commands",
     "modelops.serve.commands",
     "modelops.monitor.commands",
+    "modelops.store.commands",
     "modelops.workflows.commands",
 )
 
