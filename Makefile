@@ -31,15 +31,15 @@ demo: install  ## generate data, run the DVC pipeline end to end, register a mod
 	dvc push -q || echo "dvc push failed: data stays in the local cache (.dvc/cache)"
 	@$(PY) -m modelops.demo_summary
 
-test: install  ## run every test: unit, data, model, integration (registry, PostgreSQL, served process, act)
-	$(BIN)/pytest
+test: install  ## every test (unit, data, model, integration); branch coverage of src/modelops with its floor
+	$(BIN)/pytest --cov --cov-report=term
 
 test-fast: install  ## unit tests only
 	$(BIN)/pytest -m "not integration and not slow"
 
-lint: install  ## pre-commit on every file (ruff, hygiene, workflow linters, release verify, render) and mypy
+lint: install  ## pre-commit on every file (ruff, hygiene, workflow linters, release verify, render) and mypy (src and tests)
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests
 
 format: install
 	$(BIN)/ruff format src tests benchmarks

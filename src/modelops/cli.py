@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from modelops.errors import ModelOpsError
+from modelops.errors import ExitCode, ModelOpsError
 
 STEPS = (
     "modelops.data.commands",
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args.func(args) or 0)
+        return int(args.func(args) or ExitCode.OK)
     except ModelOpsError as exc:
         nested = [str(v) for k, v in vars(args).items() if k.endswith("_command") and v]
         print(f"modelops {' '.join([args.command, *nested])}: error: {exc}", file=sys.stderr)

@@ -64,12 +64,21 @@ def test_security_defaults(path: Path) -> None:
             assert "${{ github.event" not in step.get("run", ""), f"{name}: event field interpolated into run"
 
 
-def test_release_workflows_share_a_non_cancelling_concurrency_group() -> None:
-    groups = {
-        p.stem: _load(p).get("concurrency") for p in WORKFLOWS if p.stem in {"promote", "canary", "rollback"}
-    }
-    assert {g["group"] for g in groups.values()} == {"release"}
-    assert all(g["cancel-in-progress"] is False for g in groups.values())
+def _concurrency(wf: dict) -> list[dict]:
+    """Every concurrency spec of a workflow, at workflow or job level (a bare string is a group)."""
+    specs = [wf.get("concurrency"), *(job.get("concurrency") for job in wf["jobs"].values())]
+    return [{"group": s} if isinstance(s, str) else s for s in specs if s]
+
+
+def test_release_workflows_serialise_in_non_cancelling_release_groups() -> None:
+    for path in WORKFLOWS:
+        if path.stem not in {"promote", "canary", "rollback"}:
+            continue
+        specs = _concurrency(_load(path))
+        assert specs, f"{path.name}: release changes must be serialised by a concurrency group"
+        for spec in specs:
+            assert str(spec["group"]).startswith("release"), f"{path.name}: {spec}"
+            assert spec.get("cancel-in-progress", False) is False, f"{path.name}: {spec}"
 
 
 def test_secrets_only_in_jobs_with_an_environment() -> None:
@@ -97,3 +106,12 @@ def test_codeowners_guard_releases() -> None:
     owners = (GITHUB / "CODEOWNERS").read_text()
     for path in ("/releases/", "/model_cards/", "/k8s/overlays/production/"):
         assert re.search(rf"^{re.escape(path)}\s+@", owners, re.M), path
+
+
+def test_ci_and_ci_run_install_system_packages_through_one_script() -> None:
+    steps = [
+        s.get("run", "") for job in _load(GITHUB / "workflows/ci.yml")["jobs"].values() for s in job["steps"]
+    ]
+    install = next(i for i, run in enumerate(steps) if "bash .ci/system-deps.sh" in run)
+    assert install < next(i for i, run in enumerate(steps) if "make test" in run)
+    assert "bash .ci/system-deps.sh" in (PROJECT / ".ci/run").read_text()
