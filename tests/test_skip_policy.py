@@ -1,4 +1,4 @@
-"""The skip policy: with CI=true an unlisted skip fails the run; a listed one, or any skip locally, does not."""
+"""The skip policy: with CI=true an unlisted skip fails the run; a listed one, or a local skip, does not."""
 
 import tomllib
 from pathlib import Path
