@@ -1,5 +1,6 @@
 """Pure gate logic: config schema, checks, slices and the rendered report."""
 
+import json
 import math
 from pathlib import Path
 
@@ -223,4 +224,7 @@ def test_first_release_md_and_strict_json() -> None:
     md = report.render_markdown(doc)
     assert "> **first release: no champion, absolute checks only.**" in md
     assert "### Candidate" in md and "Champion v" not in md
-    assert report.to_json(doc).startswith(b"{")
+    # Strict JSON: the bytes parse back to the same report, and NaN is refused rather than written.
+    assert json.loads(report.to_json(doc)) == json.loads(json.dumps(doc))
+    with pytest.raises(ValueError, match="JSON"):
+        report.to_json({**doc, "nan": float("nan")})
