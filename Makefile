@@ -9,6 +9,11 @@ export OMP_NUM_THREADS ?= 2
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
+# Offline at run time (the same names as src/modelops/offline.py): no MLflow telemetry, no DVC
+# analytics; .dvc/config also turns off DVC's update check.
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export DO_NOT_TRACK ?= true
+export DVC_NO_ANALYTICS ?= true
 export PATH := $(BIN):$(PATH)
 
 .PHONY: install demo test test-fast lint format lock bench bench-deps render verify clean help

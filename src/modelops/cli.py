@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from modelops.errors import ExitCode, ModelOpsError
+from modelops.offline import disable_telemetry
 
 STEPS = (
     "modelops.data.commands",
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    disable_telemetry()  # before any handler imports MLflow, whose import starts its telemetry
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
