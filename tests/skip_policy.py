@@ -42,7 +42,7 @@ def in_ci(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
     return env.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
-@dataclass
+@dataclass(eq=False)  # a plugin object must be hashable
 class SkipPolicy:
     allowed: list[Allowed]
     unexpected: list[tuple[str, str]] = field(default_factory=list)
