@@ -373,19 +373,14 @@ class GitHub:
         permission = "issues: write"
 
         def find() -> dict[str, Any] | None:
-            # Newest first, ours only: the issue a failed POST created is on the first page.
+            # Newest first: the issue a failed POST created is on the first page. No `creator`
+            # filter: the key is unique, and how GitHub spells a bot's login there varies.
             response = self.request(
                 "GET",
                 f"/repos/{self.repository}/issues",
                 permission=permission,
                 resource="issues",
-                params={
-                    "state": "all",
-                    "creator": self.login,
-                    "sort": "created",
-                    "direction": "desc",
-                    "per_page": PER_PAGE,
-                },
+                params={"state": "all", "sort": "created", "direction": "desc", "per_page": PER_PAGE},
             )
             return next((i for i in response.json() if "pull_request" not in i and carries(i, tag)), None)
 
