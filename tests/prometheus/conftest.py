@@ -3,7 +3,7 @@
 `served` starts `modelops serve` twice on the serving fixtures' registered model: one
 healthy process, and one of the same version that cannot load its model (its registry is
 empty), which answers /predict with 503 as a broken pod would. Known traffic goes to
-each, then /metrics of both is scraped.
+each; /metrics is scraped before and after it, and each series is found by its growth.
 """
 
 from collections.abc import Iterator
@@ -38,26 +38,32 @@ def predict(url: str, records: list[dict[str, object]]) -> httpx.Response:
     return httpx.post(f"{url}/predict", json={"records": records}, timeout=30)
 
 
+def metrics(url: str) -> Scrape:
+    return Scrape.parse(httpx.get(f"{url}/metrics", timeout=10).text)
+
+
 @pytest.fixture(scope="session")
 def served(serve_project: ServeProject, tmp_path_factory: pytest.TempPathFactory) -> Served:  # noqa: F811
     tmp = tmp_path_factory.mktemp("prom-served")
     records = serve_project.records
     with running(serve_project.root, serve_project.primary.env(), tmp) as healthy:
+        healthy_before = metrics(healthy.url)
         for record in records[:OK]:
             assert predict(healthy.url, [record]).status_code == 200
         for record in records[:REJECTED]:
             # An unknown field is a validation failure whatever the model's features are.
             assert predict(healthy.url, [{**record, "not_a_feature": 1}]).status_code == 422
-        healthy_text = httpx.get(f"{healthy.url}/metrics", timeout=10).text
+        healthy_after = metrics(healthy.url).since(healthy_before)
     broken = start_server(make_project(tmp / "empty-registry"), serve_project.primary.env(), tmp)
     try:
         broken.wait_listening()
+        broken_before = metrics(broken.url)
         for record in records[:FAILED]:
             assert predict(broken.url, [record]).status_code == 503
-        broken_text = httpx.get(f"{broken.url}/metrics", timeout=10).text
+        broken_after = metrics(broken.url).since(broken_before)
     finally:
         broken.stop()
-    scrape = Scrape.parse(healthy_text, broken_text)
+    scrape = Scrape(healthy_after.samples + broken_after.samples)
     requests = "modelops_requests_total"
     latency = scrape.one("modelops_request_latency_seconds_count", OK)
     return Served(

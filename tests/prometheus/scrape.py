@@ -37,6 +37,20 @@ class Scrape:
                 out.samples += [Sample(s.name, dict(s.labels), s.value) for s in family.samples]
         return out
 
+    def since(self, before: "Scrape") -> "Scrape":
+        """Each sample's growth since `before` (new series grow from 0): what the test's traffic added.
+
+        Readiness polls and earlier scrapes land in the same counters, so only the growth over the
+        test's own traffic identifies a series by the number of requests sent.
+        """
+        base = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in before.samples}
+        return Scrape(
+            [
+                Sample(s.name, s.labels, s.value - base.get((s.name, tuple(sorted(s.labels.items()))), 0.0))
+                for s in self.samples
+            ]
+        )
+
     def named(self, name: str) -> list[Sample]:
         return [s for s in self.samples if s.name == name]
 

@@ -137,16 +137,11 @@ def _links(mv: tracking.ModelVersion, tags_: dict[str, str]) -> dict[str, str]:
 
 
 def _load_and_score(settings: Settings, mv: tracking.ModelVersion, X: Any, tmp: Path) -> _Scored:
-    """Download, verify the recorded digest when there is one, deserialise and score."""
+    """Download, verify the recorded digest (a missing one fails), deserialise and score."""
     local = tracking.download_model(mv, tmp / f"v{mv.version}")
-    expected = mv.tags.get(tags.MODEL_SHA256)
-    if expected:
-        from modelops.digest import directory_sha256
-        from modelops.errors import DigestMismatch
+    from modelops.digest import verify_directory
 
-        actual = directory_sha256(local)
-        if actual != expected:
-            raise DigestMismatch(f"{mv.uri}: artifact sha256 {actual} does not match the recorded {expected}")
+    verify_directory(local, mv.tags.get(tags.MODEL_SHA256), what=mv.uri, source="its model_sha256 tag")
     model = tracking.load_sklearn(local, settings.model.skops_trusted_types)
     size = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
     with limit_threads(settings.train.threads):
