@@ -75,3 +75,14 @@ def test_nothing_to_roll_back_opens_nothing(repo: Path) -> None:
     with pytest.raises(ReleaseError, match="nothing to roll back"):
         propose.propose_rollback(repo, gh, "stable", "", "main")
     assert gh.pulls == [] and gh.calls == []
+
+
+def test_changed_files_since_lists_every_commit_of_a_two_commit_promotion(repo: Path) -> None:
+    before = _git(repo, "rev-parse", "HEAD")
+    (repo / "record.yaml").write_text("v2\n")
+    _git(repo, "add", "record.yaml")
+    _git(repo, "commit", "-qm", "record v2")
+    (repo / "pointer.txt").write_text("v2\n")
+    _git(repo, "commit", "-qam", "point at v2")
+    assert propose.changed_files(repo) == ["pointer.txt"]
+    assert sorted(propose.changed_files(repo, since=before)) == ["pointer.txt", "record.yaml"]

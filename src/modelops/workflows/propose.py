@@ -70,8 +70,11 @@ def head_message(root: Path) -> tuple[str, str]:
     return git(root, "log", "-1", "--format=%s"), git(root, "log", "-1", "--format=%b")
 
 
-def changed_files(root: Path) -> list[str]:
-    return git(root, "show", "--name-only", "--format=", "HEAD").splitlines()
+def changed_files(root: Path, since: str | None = None) -> list[str]:
+    """Files changed by HEAD, or by every commit after `since` (a promotion makes two)."""
+    if since is None:
+        return git(root, "show", "--name-only", "--format=", "HEAD").splitlines()
+    return git(root, "diff", "--name-only", f"{since}..HEAD").splitlines()
 
 
 def promotion_body(
@@ -136,9 +139,10 @@ def propose_promotion(
     root: Path, gh: GitHubPort, model: str, version: int, track: str, pr: int | None, base: str
 ) -> str:
     """Promote with a commit, push it to promote/<model>-v<N>-<track> and open the PR; returns its URL."""
+    before = git(root, "rev-parse", "HEAD")
     promote_commit(root, version, track, pr)
     subject, body = head_message(root)
-    text = promotion_body(subject, body, changed_files(root), version, track, pr)
+    text = promotion_body(subject, body, changed_files(root, since=before), version, track, pr)
     return open_pull(root, Proposal(f"promote/{model}-v{version}-{track}", base, subject, text), gh)
 
 
