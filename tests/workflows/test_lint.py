@@ -102,3 +102,12 @@ def test_codeowners_guard_releases() -> None:
     owners = (GITHUB / "CODEOWNERS").read_text()
     for path in ("/releases/", "/model_cards/", "/k8s/overlays/production/"):
         assert re.search(rf"^{re.escape(path)}\s+@", owners, re.M), path
+
+
+def test_ci_and_ci_run_install_system_packages_through_one_script() -> None:
+    steps = [
+        s.get("run", "") for job in _load(GITHUB / "workflows/ci.yml")["jobs"].values() for s in job["steps"]
+    ]
+    install = next(i for i, run in enumerate(steps) if "bash .ci/system-deps.sh" in run)
+    assert install < next(i for i, run in enumerate(steps) if "make test" in run)
+    assert "bash .ci/system-deps.sh" in (PROJECT / ".ci/run").read_text()
