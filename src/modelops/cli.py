@@ -19,6 +19,7 @@ STEPS = (
     "modelops.release.commands",
     "modelops.serve.commands",
     "modelops.monitor.commands",
+    "modelops.score.commands",
     "modelops.workflows.commands",
 )
 
