@@ -21,7 +21,13 @@ def _validate(args: argparse.Namespace) -> int:
 
     settings = load_settings(Path(args.root), args.set)
     report = validate(settings, Path(args.path) if args.path else None)
-    print(f"data validation passed: {report['rows']} rows ({report['source']})")
+    baseline: dict[str, str] = report["baseline"]  # type: ignore[assignment]
+    if baseline["status"] == "bootstrap":
+        verdict = f"baseline: none yet at {baseline['profile']}, this snapshot bootstraps it"
+    else:
+        verdict = f"baseline {baseline['profile']}: within tolerances"
+    accepted = "" if args.path else f"; profile updated ({baseline['profile']})"
+    print(f"data validation passed: {report['rows']} rows ({report['source']}); {verdict}{accepted}")
     return 0
 
 
@@ -59,10 +65,15 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_ingest)
     p = steps.add_parser(
         "validate",
-        help="validate the raw snapshot against configs/features.yaml",
-        description="Fail closed on any schema rule; name the column and rule broken.",
+        help="validate the raw snapshot: schema (features.yaml) and baseline (baseline.yaml)",
+        description="Fail closed on any schema rule or baseline tolerance, naming the column, the rule, "
+        "the baseline value and the new one. On a pass the snapshot is accepted: the validation report "
+        "and the baseline profile (data.paths.profile) are rewritten.",
     )
-    p.add_argument("--path", help="validate this parquet/CSV instead of data.paths.raw")
+    p.add_argument(
+        "--path",
+        help="check this parquet/CSV instead of data.paths.raw (check only: writes no report or profile)",
+    )
     _set_option(p)
     p.set_defaults(func=_validate)
     p = steps.add_parser(
