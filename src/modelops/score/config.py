@@ -20,8 +20,9 @@ class DataGateConfig(_Strict):
     sample_rows: int = Field(default=200_000, ge=1000)
     seed: int = 20250101
     issue_labels: tuple[str, ...] = ("data-gate",)
-    # Passed through to the baseline check's tolerances model (modelops.data.baseline).
-    tolerances: dict[str, Any] = {}
+    # The baseline check's tolerances (modelops.data.baseline.BaselineTolerances); None = the
+    # ones `modelops data validate` uses (configs/baseline.yaml).
+    tolerances: dict[str, Any] | None = None
 
 
 class OutputConfig(_Strict):

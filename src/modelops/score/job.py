@@ -29,8 +29,6 @@ from modelops.serve.reference import ModelRef
 from modelops.settings import Settings
 
 log = logging.getLogger(__name__)
-# The profile the training run logs (modelops.data.baseline); read from the served version's run.
-BASELINE_ARTIFACT = "baseline/profile.json"
 
 
 @dataclass(frozen=True)
@@ -88,21 +86,38 @@ def load_baseline(settings: Settings, ref: ModelRef, tmp: Path) -> tuple[Any, st
     """The served version's training profile (logged with its run), and where it came from."""
     from modelops.adapters import tracking
     from modelops.data.baseline import load_profile
+    from modelops.tags import BASELINE_PROFILE_ARTIFACT
 
+    # Only the version's own profile: the committed one describes the *latest* accepted
+    # snapshot, which may be newer than what the served version was trained on.
     if ref.run_id:
-        path = tracking.download_run_artifact(ref.run_id, BASELINE_ARTIFACT, tmp / "baseline")
+        path = tracking.download_run_artifact(ref.run_id, BASELINE_PROFILE_ARTIFACT, tmp / "baseline")
         if path is not None:
-            return load_profile(path), f"training profile of {ref.uri} (run {ref.run_id}, {BASELINE_ARTIFACT})"
+            return load_profile(path), f"training profile of {ref.uri} (run {ref.run_id})"
     raise MissingEvidence(
-        f"{ref.uri}: its training run {ref.run_id or '?'} logged no baseline profile ({BASELINE_ARTIFACT}); "
-        "the data gate cannot judge the input (retrain the version to log one)"
+        f"{ref.uri}: its training run {ref.run_id or '?'} logged no baseline profile "
+        f"({BASELINE_PROFILE_ARTIFACT}); the data gate cannot judge the input (retrain the version to log one)"
     )
 
 
-def check_gate(sample: Any, profile: Any, cfg: ScoreConfig, baseline: str, rows: int, n: int) -> data_gate.GateOutcome:
-    from modelops.data.baseline import BaselineTolerances, check_baseline
+def tolerances_for(settings: Settings, cfg: ScoreConfig) -> Any:
+    """score.yaml's data_gate.tolerances when set, else configs/baseline.yaml (validation's)."""
+    from modelops.data.baseline import BaselineTolerances, load_tolerances
+    from modelops.settings import validate_model
 
-    tolerances = BaselineTolerances.model_validate(cfg.data_gate.tolerances)
+    if cfg.data_gate.tolerances is None:
+        return load_tolerances(settings.config_dir, settings.features)
+    source = f"{settings.config_dir / 'score.yaml'}: data_gate.tolerances"
+    tolerances = validate_model(BaselineTolerances, cfg.data_gate.tolerances, source)
+    tolerances.check_features(settings.features, source)
+    return tolerances
+
+
+def check_gate(
+    sample: Any, profile: Any, tolerances: Any, cfg: ScoreConfig, baseline: str, rows: int, n: int
+) -> data_gate.GateOutcome:
+    from modelops.data.baseline import check_baseline
+
     report = check_baseline(sample, profile, tolerances)
     return data_gate.GateOutcome(
         verdict=data_gate.decide(report.passed, cfg.data_gate.on_violation),
@@ -170,9 +185,11 @@ def run(
         scorer = frame.load(pipeline, features, threads=threads, **scorer_options)
         profile, baseline = load_baseline(settings, ref, Path(tmp))
 
+    tolerances = tolerances_for(settings, cfg)
     scan = source.scan(snapshot, features, cfg.chunk_rows, cfg.data_gate.sample_rows, cfg.data_gate.seed)
     outcome = check_gate(
-        source.to_pandas(scan.sample, features), profile, cfg, baseline, scan.rows, scan.sample.num_rows
+        source.to_pandas(scan.sample, features), profile, tolerances, cfg, baseline, scan.rows,
+        scan.sample.num_rows,
     )
     _write_report(request.report, outcome, request, ref, run_id, None)
     if outcome.verdict == "fail":
