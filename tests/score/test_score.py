@@ -6,8 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -195,7 +193,7 @@ def test_bad_inputs_exit_2_naming_the_problem_and_publish_nothing(
     scoring: Scoring, healthy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     features = scoring.settings.features
-    numeric, categorical = features.numeric[0], features.categorical[0]
+    numeric = features.numeric[0]
     cases = {
         "missing": (_bad(tmp_path / "m", healthy, lambda f: f.drop(columns=[numeric])), numeric),
         "extra": (_bad(tmp_path / "x", healthy, lambda f: f.assign(surprise=1)), "surprise"),
@@ -215,7 +213,6 @@ def test_bad_inputs_exit_2_naming_the_problem_and_publish_nothing(
         assert len(err.splitlines()) == 1, f"{name}: {err}"
         assert expected in err, f"{name}: {err}"
         assert committed(out) == [] and published_files(out) == [], name
-    del categorical
 
 
 def test_digest_mismatch_exits_2_and_publishes_nothing(
@@ -273,4 +270,3 @@ def test_since_scores_only_recent_rows(scoring: Scoring, healthy: Path, tmp_path
     )
     assert code == 0
     assert manifest(tmp_path)["output"]["rows"] == expected == len(read_scores(str(tmp_path)))
-    del pa, pq

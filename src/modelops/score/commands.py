@@ -46,6 +46,7 @@ def issue_opener(title: str, body: str, labels: tuple[str, ...]) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     from modelops.score import config, job
+    from modelops.score.output import PREDICTION_LOG
     from modelops.score.gate import summary_line
     from modelops.serve import config as serve_config
     from modelops.settings import load_settings
@@ -74,7 +75,12 @@ def handle(args: argparse.Namespace) -> int:
         },
         open_issue=issue_opener,
     )
-    _github_output(verdict=result.verdict, location=result.location or "", manifest=result.manifest or "")
+    log = ""
+    if result.location and result.manifest and cfg.output.prediction_log:
+        log = result.location.removeprefix("file://") + "/" + PREDICTION_LOG
+    _github_output(
+        verdict=result.verdict, location=result.location or "", manifest=result.manifest or "", prediction_log=log
+    )
     if result.verdict == "pass":
         print(result.manifest)
     else:

@@ -115,7 +115,9 @@ def open_snapshot(uri: str, schema: FeatureSchema) -> Snapshot:
     try:
         dataset = ds.dataset(paths, filesystem=fs, format=fmt_obj)
     except Exception as exc:
-        raise InputError(f"input {uri}: cannot read as {fmt} ({type(exc).__name__}: {exc})") from exc
+        header = _csv_header(fs, paths[0]) if fmt == "csv" else []
+        detail = _explain(str(exc), header) if _CSV_COLUMN.search(str(exc)) else f"{type(exc).__name__}: {exc}"
+        raise InputError(f"input {uri}: cannot read as {fmt}: {detail}") from exc
     return Snapshot(uri, fmt, files, dataset)
 
 
@@ -183,12 +185,23 @@ def batches(snapshot: Snapshot, schema: FeatureSchema, rows: int) -> Iterator[pa
         raise InputError(f"input {snapshot.uri}: {_explain(str(exc), snapshot.dataset.schema.names)}") from exc
 
 
+def _csv_header(fs: Any, path: str) -> list[str]:
+    import csv
+
+    try:
+        with fs.open(path, "rt") as fh:
+            return next(csv.reader([fh.readline()]))
+    except Exception:
+        return []
+
+
 def _explain(message: str, file_columns: list[str]) -> str:
     first = message.strip().splitlines()[0]
     m = _CSV_COLUMN.search(first)
     if m and int(m.group(1)) < len(file_columns):
         # Arrow numbers CSV columns from 0; name the column instead.
-        return f"column {file_columns[int(m.group(1))]!r} has a value of the wrong type ({first})"
+        detail = first[m.end() :].lstrip(": ")
+        return f"column {file_columns[int(m.group(1))]!r} has a value of the wrong type ({detail})"
     return first
 
 
