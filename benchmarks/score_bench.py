@@ -112,8 +112,22 @@ def scores_of(location: Path, id_col: str) -> "object":
 
 
 def run_pandas(root: Path, release: Path, data: Path, out: Path) -> dict:
-    cmd = [sys.executable, "-m", "modelops.cli", "--root", str(root), "score", "--input", str(data),
-           "--out", str(out), "--release", str(release), "--engine", "pandas"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "modelops.cli",
+        "--root",
+        str(root),
+        "score",
+        "--input",
+        str(data),
+        "--out",
+        str(out),
+        "--release",
+        str(release),
+        "--engine",
+        "pandas",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "1"}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -123,8 +137,12 @@ def run_pandas(root: Path, release: Path, data: Path, out: Path) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"modelops score (pandas) exited {proc.returncode}:\n{stderr[-3000:]}")
     manifest = json.loads(Path(stdout.strip().splitlines()[-1].removeprefix("file://")).read_text())
-    return {"wall_s": round(wall, 1), "peak_rss_mib": round(rss.mib), "rows": manifest["output"]["rows"],
-            "scorer": manifest["scorer"]["kind"]}
+    return {
+        "wall_s": round(wall, 1),
+        "peak_rss_mib": round(rss.mib),
+        "rows": manifest["output"]["rows"],
+        "scorer": manifest["scorer"]["kind"],
+    }
 
 
 def run_spark(root: Path, release: Path, data: Path, work: Path, id_col: str) -> dict:
@@ -152,34 +170,56 @@ def run_spark(root: Path, release: Path, data: Path, work: Path, id_col: str) ->
     request = job.Request(input=str(data), out=str(work / "spark-out"), release=release, engine="spark")
     t0 = time.perf_counter()
     with PeakRSS(me.pid) as rss:
-        result = job.run(settings, cfg, request, label_threshold=serve.label_threshold,
-                         scorer_options={"fast": serve.fast_path.enabled,
-                                         "tolerance": serve.fast_path.parity_tolerance,
-                                         "warmup_rows": serve.warmup_rows})
+        result = job.run(
+            settings,
+            cfg,
+            request,
+            label_threshold=serve.label_threshold,
+            scorer_options={
+                "fast": serve.fast_path.enabled,
+                "tolerance": serve.fast_path.parity_tolerance,
+                "warmup_rows": serve.warmup_rows,
+            },
+        )
     wall = time.perf_counter() - t0
     manifest = json.loads(Path(result.manifest.removeprefix("file://")).read_text())
     rows = manifest["output"]["rows"]
-    results["modelops_spark"] = {"wall_s": round(wall, 1), "rows_per_s": round(rows / wall),
-                                 "peak_rss_mib": round(rss.mib), "rows": rows}
+    results["modelops_spark"] = {
+        "wall_s": round(wall, 1),
+        "rows_per_s": round(rows / wall),
+        "peak_rss_mib": round(rss.mib),
+        "rows": rows,
+    }
 
     # 2. spark_udf: the same fitted pipeline, saved as an MLflow model whose pyfunc is predict_proba.
     tracking.configure(root)
     mv = tracking.get_version(settings.model.name, job.reference(root, release, None).version)
-    pipe = tracking.load_sklearn(tracking.download_model(mv, work / "model"), settings.model.skops_trusted_types)
+    pipe = tracking.load_sklearn(
+        tracking.download_model(mv, work / "model"), settings.model.skops_trusted_types
+    )
     udf_model = work / "udf-model"
-    mlflow.sklearn.save_model(pipe, str(udf_model), serialization_format="skops",
-                              skops_trusted_types=list(settings.model.skops_trusted_types),
-                              pyfunc_predict_fn="predict_proba")
+    mlflow.sklearn.save_model(
+        pipe,
+        str(udf_model),
+        serialization_format="skops",
+        skops_trusted_types=list(settings.model.skops_trusted_types),
+        pyfunc_predict_fn="predict_proba",
+    )
     names = settings.features.names
     t0 = time.perf_counter()
     with PeakRSS(me.pid) as rss:
         udf = mlflow.pyfunc.spark_udf(spark, str(udf_model), result_type="array<double>", env_manager="local")
-        df = spark.read.parquet(str(data))  # the session reads nanosecond timestamps as longs (set by the engine)
+        # The engine set nanosAsLong on this session, so pandas' nanosecond timestamps read.
+        df = spark.read.parquet(str(data))
         scored = df.select(id_col, udf(F.struct(*[F.col(n) for n in names]))[1].alias("score"))
         scored.write.mode("overwrite").parquet(str(work / "udf-out"))
     wall = time.perf_counter() - t0
-    results["spark_udf"] = {"wall_s": round(wall, 1), "rows_per_s": round(rows / wall), "peak_rss_mib": round(rss.mib),
-                            "rows": rows}
+    results["spark_udf"] = {
+        "wall_s": round(wall, 1),
+        "rows_per_s": round(rows / wall),
+        "peak_rss_mib": round(rss.mib),
+        "rows": rows,
+    }
     spark.stop()
     results["modelops_spark_location"] = result.location
     return results

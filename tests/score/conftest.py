@@ -88,11 +88,14 @@ def spark() -> Iterator[object]:
     """One local Spark session for every test (start-up costs seconds on 2 cores)."""
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    from modelops.score.engine_spark import session
     from modelops.score.config import SparkConfig
+    from modelops.score.engine_spark import session
 
-    spark = session(SparkConfig(master="local[2]", conf={"spark.ui.enabled": "false",
-                                                         "spark.sql.shuffle.partitions": "2"}))
+    spark = session(
+        SparkConfig(
+            master="local[2]", conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"}
+        )
+    )
     yield spark
     spark.stop()
 

@@ -29,7 +29,11 @@ def published_files(out: Path) -> list[Path]:
     """Every file a dataset reader would see (hidden _staging / _manifest names excluded)."""
     if not out.exists():
         return []
-    return [p for p in out.rglob("*") if p.is_file() and not any(part.startswith("_") for part in p.parts[len(out.parts):])]
+    return [
+        p
+        for p in out.rglob("*")
+        if p.is_file() and not any(part.startswith("_") for part in p.parts[len(out.parts) :])
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +97,15 @@ def test_scores_equal_the_pipeline_and_labels_use_the_serving_threshold(
     from modelops.serve import config as serve_config
 
     settings = scoring.settings
-    assert scoring.score("--input", str(healthy), "--out", str(tmp_path), "--release", str(scoring.release)) == 0
+    assert (
+        scoring.score("--input", str(healthy), "--out", str(tmp_path), "--release", str(scoring.release)) == 0
+    )
     scores = read_scores(str(tmp_path)).set_index(settings.features.id_column)
     tracking.configure(settings.root)
     mv = tracking.get_version(settings.model.name, scoring.version)
-    model = tracking.load_sklearn(tracking.download_model(mv, tmp_path / "model"), settings.model.skops_trusted_types)
+    model = tracking.load_sklearn(
+        tracking.download_model(mv, tmp_path / "model"), settings.model.skops_trusted_types
+    )
     frame = pd.read_parquet(healthy).set_index(settings.features.id_column)
     expected = model.predict_proba(frame[settings.features.names])[:, 1]
     got = scores.loc[frame.index, "score"].to_numpy()
@@ -113,13 +121,17 @@ def test_scores_equal_the_pipeline_and_labels_use_the_serving_threshold(
 def test_prediction_log_is_what_monitor_reads(scoring: Scoring, healthy: Path, tmp_path: Path) -> None:
     from modelops.monitor.logs import read_logs
 
-    assert scoring.score("--input", str(healthy), "--out", str(tmp_path), "--release", str(scoring.release)) == 0
+    assert (
+        scoring.score("--input", str(healthy), "--out", str(tmp_path), "--release", str(scoring.release)) == 0
+    )
     (run_dir,) = [p.parent for p in committed(tmp_path)]
     read = read_logs(run_dir / output.PREDICTION_LOG, scoring.settings.features, None, 1000)
     assert read.malformed == 0 and read.lines == 6000
     logged = read.versions[str(scoring.version)]
     scores = read_scores(str(tmp_path))
-    assert np.allclose(np.sort(logged["score"].to_numpy()), np.sort(scores["score"].to_numpy()), rtol=0, atol=0)
+    assert np.allclose(
+        np.sort(logged["score"].to_numpy()), np.sort(scores["score"].to_numpy()), rtol=0, atol=0
+    )
 
 
 def test_csv_input_scores_like_parquet(scoring: Scoring, healthy: Path, tmp_path: Path) -> None:
@@ -128,7 +140,12 @@ def test_csv_input_scores_like_parquet(scoring: Scoring, healthy: Path, tmp_path
     pd.read_parquet(healthy).to_csv(csv, index=False)
     id_col = scoring.settings.features.id_column
     for name, path in (("parquet", healthy), ("csv", csv.parent)):
-        assert scoring.score("--input", str(path), "--out", str(tmp_path / name), "--release", str(scoring.release)) == 0
+        assert (
+            scoring.score(
+                "--input", str(path), "--out", str(tmp_path / name), "--release", str(scoring.release)
+            )
+            == 0
+        )
     a = read_scores(str(tmp_path / "parquet"))
     b = read_scores(str(tmp_path / "csv"))
     a[id_col] = a[id_col].astype(str)
@@ -142,8 +159,14 @@ def test_zero_filled_input_is_refused_and_nothing_is_written(
 ) -> None:
     out = tmp_path / "out"
     code = scoring.score(
-        "--input", str(zero_filled), "--out", str(out), "--release", str(scoring.release),
-        "--report", str(tmp_path / "report"),
+        "--input",
+        str(zero_filled),
+        "--out",
+        str(out),
+        "--release",
+        str(scoring.release),
+        "--report",
+        str(tmp_path / "report"),
     )
     err = capsys.readouterr().err
     assert code == 1
@@ -165,7 +188,9 @@ def test_review_quarantines_scores_and_opens_one_issue(
         monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
         monkeypatch.setenv("GITHUB_API_URL", server.url)
         out = tmp_path / "out"
-        code = scoring.score("--input", str(zero_filled), "--out", str(out), "--release", str(scoring.release))
+        code = scoring.score(
+            "--input", str(zero_filled), "--out", str(out), "--release", str(scoring.release)
+        )
         issues = list(server.state.issues)
     finally:
         server.stop()
@@ -197,7 +222,10 @@ def test_bad_inputs_exit_2_naming_the_problem_and_publish_nothing(
     cases = {
         "missing": (_bad(tmp_path / "m", healthy, lambda f: f.drop(columns=[numeric])), numeric),
         "extra": (_bad(tmp_path / "x", healthy, lambda f: f.assign(surprise=1)), "surprise"),
-        "type": (_bad(tmp_path / "t", healthy, lambda f: f.assign(**{numeric: f[numeric].astype(str)})), numeric),
+        "type": (
+            _bad(tmp_path / "t", healthy, lambda f: f.assign(**{numeric: f[numeric].astype(str)})),
+            numeric,
+        ),
         "empty": (_bad(tmp_path / "e", healthy, lambda f: f.head(0)), "no rows"),
         "unreadable": (tmp_path / "nowhere" / "x.parquet", "no such file"),
     }
@@ -265,8 +293,14 @@ def test_since_scores_only_recent_rows(scoring: Scoring, healthy: Path, tmp_path
     cut = frame[ts].sort_values().iloc[len(frame) // 2]
     expected = int((frame[ts] >= cut).sum())
     code = scoring.score(
-        "--input", str(healthy), "--out", str(tmp_path), "--release", str(scoring.release),
-        "--since", cut.isoformat(),
+        "--input",
+        str(healthy),
+        "--out",
+        str(tmp_path),
+        "--release",
+        str(scoring.release),
+        "--since",
+        cut.isoformat(),
     )
     assert code == 0
     assert manifest(tmp_path)["output"]["rows"] == expected == len(read_scores(str(tmp_path)))

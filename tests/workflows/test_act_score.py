@@ -37,12 +37,18 @@ def run_score(promoted: Promoted, fake_github: FakeGitHub, data: Path, out: Path
     # The session's project serves v1 on the canary track (stable stays empty for the other tests).
     payload = dispatch_payload(input=str(data), track="canary")
     return h.run_act(
-        promoted.project, "score.yml", "workflow_dispatch", payload, fake_github.url,
+        promoted.project,
+        "score.yml",
+        "workflow_dispatch",
+        payload,
+        fake_github.url,
         variables={"SCORE_OUTPUT": str(out)},
     )
 
 
-def test_score_workflow_scores_then_monitors(promoted: Promoted, fake_github: FakeGitHub, tmp_path: Path) -> None:
+def test_score_workflow_scores_then_monitors(
+    promoted: Promoted, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
     data = snapshot(promoted.project, tmp_path / "in" / "healthy.parquet", seed=5)
     before = len(fake_github.state.issues)
 
@@ -68,4 +74,5 @@ def test_refusal_fails_the_job_and_opens_the_issue(
     assert len(issues) == 1, run.output[-4000:]
     assert FEATURE in issues[0]["body"] and "data-gate" in issues[0]["labels"]
     assert manifests(tmp_path / "scores") == []
-    assert not any(p.is_file() for p in (tmp_path / "scores").rglob("*")) if (tmp_path / "scores").exists() else True
+    published = [p for p in (tmp_path / "scores").rglob("*") if p.is_file()]
+    assert published == [], "a refused run writes nothing to the output"

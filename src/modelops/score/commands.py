@@ -46,8 +46,8 @@ def issue_opener(title: str, body: str, labels: tuple[str, ...]) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     from modelops.score import config, job
-    from modelops.score.output import PREDICTION_LOG
     from modelops.score.gate import summary_line
+    from modelops.score.output import PREDICTION_LOG
     from modelops.serve import config as serve_config
     from modelops.settings import load_settings
 
@@ -79,7 +79,10 @@ def handle(args: argparse.Namespace) -> int:
     if result.location and result.manifest and cfg.output.prediction_log:
         log = result.location.removeprefix("file://") + "/" + PREDICTION_LOG
     _github_output(
-        verdict=result.verdict, location=result.location or "", manifest=result.manifest or "", prediction_log=log
+        verdict=result.verdict,
+        location=result.location or "",
+        manifest=result.manifest or "",
+        prediction_log=log,
     )
     if result.verdict == "pass":
         print(result.manifest)

@@ -34,7 +34,7 @@ def score_batches(batches: Iterable[pa.RecordBatch], job: Job, run: output.RunOu
     features = job.scorer.features
     fs = run.fs
     writer: pq.ParquetWriter | None = None
-    sink = None
+    sink: Any = None
     log = fs.open(run.staged(output.PREDICTION_LOG), "wb") if job.prediction_log else None
     rows = in_file = part = 0
     try:
@@ -46,7 +46,7 @@ def score_batches(batches: Iterable[pa.RecordBatch], job: Job, run: output.RunOu
             if writer is None or in_file >= ROWS_PER_FILE:
                 if writer is not None:
                     writer.close()
-                    sink.close()  # type: ignore[union-attr]
+                    sink.close()
                 sink = fs.open(run.staged(f"part-{part:05d}.parquet"), "wb")
                 writer = pq.ParquetWriter(sink, table.schema, compression="zstd")
                 part, in_file = part + 1, 0
@@ -60,7 +60,7 @@ def score_batches(batches: Iterable[pa.RecordBatch], job: Job, run: output.RunOu
     finally:
         if writer is not None:
             writer.close()
-            sink.close()  # type: ignore[union-attr]
+            sink.close()
         if log is not None:
             log.close()
     return rows

@@ -55,7 +55,8 @@ def read(spark: Any, snapshot: Snapshot, features: FeatureSchema) -> Any:
 
     paths = [hadoop_path(f.path) for f in snapshot.files]
     if snapshot.format == "csv":
-        df = spark.read.option("header", True).csv(paths)  # every column a string, like the pandas engine's id
+        # Every column a string (as the pandas engine reads the id); declared numbers cast to double.
+        df = spark.read.option("header", True).csv(paths)
         for f in features.features:
             if f.kind == "numeric":
                 df = df.withColumn(f.name, F.col(f.name).cast("double"))

@@ -25,7 +25,8 @@ from modelops.serve.scoring import Scorer, load_scorer, warmup_records
 
 log = logging.getLogger(__name__)
 NAN = float("nan")
-Batch = pa.Table | pa.RecordBatch
+# An Arrow Table or RecordBatch (both have num_rows and column(name)).
+Batch = Any
 
 
 def _strings(col: Any) -> Any:
@@ -60,9 +61,11 @@ def frame(batch: Batch, features: FeatureSchema) -> Any:
         if f.kind == "numeric":
             cols[f.name] = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
         else:
-            cols[f.name] = _strings(col).to_pandas().astype(object) if not pa.types.is_null(
-                col.type
-            ) else np.full(batch.num_rows, None, dtype=object)
+            cols[f.name] = (
+                _strings(col).to_pandas().astype(object)
+                if not pa.types.is_null(col.type)
+                else np.full(batch.num_rows, None, dtype=object)
+            )
     return pd.DataFrame(cols)
 
 

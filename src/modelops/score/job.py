@@ -65,7 +65,9 @@ def reference(root: Path, release: Path | None, track: str | None) -> ModelRef:
     if not env.get("MODEL_URI"):
         raise ConfigError(f"track {track!r}: {TRACK_OVERLAYS[track]}/{MODEL_ENV} names no model version")
     ref = make_ref(
-        env["MODEL_URI"], env.get("MODEL_VERSION"), env.get("MODEL_SHA256", ""),
+        env["MODEL_URI"],
+        env.get("MODEL_VERSION"),
+        env.get("MODEL_SHA256", ""),
         f"{TRACK_OVERLAYS[track]}/{MODEL_ENV}",
     )
     release_file = root / "releases" / ref.name / f"v{ref.version}.yaml"
@@ -96,7 +98,8 @@ def load_baseline(settings: Settings, ref: ModelRef, tmp: Path) -> tuple[Any, st
             return load_profile(path), f"training profile of {ref.uri} (run {ref.run_id})"
     raise MissingEvidence(
         f"{ref.uri}: its training run {ref.run_id or '?'} logged no baseline profile "
-        f"({BASELINE_PROFILE_ARTIFACT}); the data gate cannot judge the input (retrain the version to log one)"
+        f"({BASELINE_PROFILE_ARTIFACT}); the data gate cannot judge the input "
+        "(retrain the version to log one)"
     )
 
 
@@ -141,7 +144,7 @@ def _since_filter(snapshot: source.Snapshot, settings: Settings, since: str | No
     column = settings.features.timestamp_column
     if column not in snapshot.dataset.schema.names:
         raise source.InputError(f"--since needs the timestamp column {column!r}, which the input lacks")
-    ts = parse_since(since)
+    ts: Any = parse_since(since)  # not None: since is set
     typ = snapshot.dataset.schema.field(column).type
     if not pa.types.is_timestamp(typ):
         raise source.InputError(f"input {snapshot.uri}: column {column!r} is {typ}, not a timestamp")
@@ -188,7 +191,12 @@ def run(
     tolerances = tolerances_for(settings, cfg)
     scan = source.scan(snapshot, features, cfg.chunk_rows, cfg.data_gate.sample_rows, cfg.data_gate.seed)
     outcome = check_gate(
-        source.to_pandas(scan.sample, features), profile, tolerances, cfg, baseline, scan.rows,
+        source.to_pandas(scan.sample, features),
+        profile,
+        tolerances,
+        cfg,
+        baseline,
+        scan.rows,
         scan.sample.num_rows,
     )
     _write_report(request.report, outcome, request, ref, run_id, None)
@@ -220,16 +228,30 @@ def run(
             )
         if outcome.verdict == "review":
             body = data_gate.render(
-                outcome, input_uri=request.input, model=ref.uri, run_id=run_id,
+                outcome,
+                input_uri=request.input,
+                model=ref.uri,
+                run_id=run_id,
                 location=fs.unstrip_protocol(run_out.final),
             )
             fs.pipe_file(run_out.staged("_gate.md"), body.encode())
         manifest = build_manifest(
-            run_id=run_id, status="published" if outcome.verdict == "pass" else "quarantined",
-            engine=engine, snapshot=snapshot, since=request.since, rows_in=scan.rows, rows_out=rows,
-            parts=run_out.parts(), ref=ref, scorer=scorer.describe(), threshold=label_threshold,
-            gate=outcome, started=now, wall=time.perf_counter() - started,
-            prediction_log=cfg.output.prediction_log, location=fs.unstrip_protocol(run_out.final),
+            run_id=run_id,
+            status="published" if outcome.verdict == "pass" else "quarantined",
+            engine=engine,
+            snapshot=snapshot,
+            since=request.since,
+            rows_in=scan.rows,
+            rows_out=rows,
+            parts=run_out.parts(),
+            ref=ref,
+            scorer=scorer.describe(),
+            threshold=label_threshold,
+            gate=outcome,
+            started=now,
+            wall=time.perf_counter() - started,
+            prediction_log=cfg.output.prediction_log,
+            location=fs.unstrip_protocol(run_out.final),
         )
         manifest_path = run_out.commit(manifest)
     except BaseException:
@@ -242,20 +264,28 @@ def run(
     log.error("%s", data_gate.summary_line(outcome))
     issue = None
     if open_issue is not None:
-        body = data_gate.render(outcome, input_uri=request.input, model=ref.uri, run_id=run_id, location=location)
+        body = data_gate.render(
+            outcome, input_uri=request.input, model=ref.uri, run_id=run_id, location=location
+        )
         title = f"Batch scoring quarantined: {outcome.violations[0]['column']} left its baseline"
         issue = open_issue(title, body, cfg.data_gate.issue_labels)
     return Result("review", 1, fs.unstrip_protocol(manifest_path), location, outcome, issue)
 
 
-def _score_pandas(snapshot: source.Snapshot, features: Any, job: Job, run_out: output.RunOutput, rows: int) -> int:
+def _score_pandas(
+    snapshot: source.Snapshot, features: Any, job: Job, run_out: output.RunOutput, rows: int
+) -> int:
     from modelops.score.engine_pandas import score_batches
 
     return score_batches(source.batches(snapshot, features, rows), job, run_out)
 
 
 def _write_report(
-    report: Path | None, outcome: data_gate.GateOutcome, request: Request, ref: ModelRef, run_id: str,
+    report: Path | None,
+    outcome: data_gate.GateOutcome,
+    request: Request,
+    ref: ModelRef,
+    run_id: str,
     location: str | None,
 ) -> None:
     if report is None:
@@ -270,9 +300,23 @@ def _write_report(
 
 
 def build_manifest(
-    *, run_id: str, status: str, engine: str, snapshot: source.Snapshot, since: str | None, rows_in: int,
-    rows_out: int, parts: list[str], ref: ModelRef, scorer: dict[str, Any], threshold: float,
-    gate: data_gate.GateOutcome, started: datetime, wall: float, prediction_log: bool, location: str,
+    *,
+    run_id: str,
+    status: str,
+    engine: str,
+    snapshot: source.Snapshot,
+    since: str | None,
+    rows_in: int,
+    rows_out: int,
+    parts: list[str],
+    ref: ModelRef,
+    scorer: dict[str, Any],
+    threshold: float,
+    gate: data_gate.GateOutcome,
+    started: datetime,
+    wall: float,
+    prediction_log: bool,
+    location: str,
 ) -> dict[str, Any]:
     """The run's manifest (pure): what was scored, with what, by which engine, and how long it took."""
     return {

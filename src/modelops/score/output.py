@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 
 from modelops.data.schema import FeatureSchema
@@ -35,8 +34,9 @@ def run_path(base: str, scored_date: str, run_id: str) -> str:
     return join(base, f"scored_date={scored_date}", f"run={run_id}")
 
 
-def output_table(batch: Any, id_column: str, scores: np.ndarray, threshold: float, version: str,
-                 scored_at: Any) -> pa.Table:
+def output_table(
+    batch: Any, id_column: str, scores: np.ndarray, threshold: float, version: str, scored_at: Any
+) -> pa.Table:
     """The published columns for one batch (pure)."""
     n = len(scores)
     return pa.table(
@@ -45,7 +45,9 @@ def output_table(batch: Any, id_column: str, scores: np.ndarray, threshold: floa
             SCORE: pa.array(scores, pa.float64()),
             LABEL: pa.array((scores >= threshold).astype(np.int8)),
             VERSION: pa.array([version] * n, pa.string()),
-            SCORED_AT: pa.array(np.full(n, np.datetime64(scored_at.replace(tzinfo=None), "us")), pa.timestamp("us", tz="UTC")),
+            SCORED_AT: pa.array(
+                np.full(n, np.datetime64(scored_at.replace(tzinfo=None), "us")), pa.timestamp("us", tz="UTC")
+            ),
         }
     )
 
@@ -55,22 +57,40 @@ def prediction_lines(
 ) -> bytes:
     """The rows as prediction-log JSON lines (docs/INTERFACES.md), the format `modelops monitor` reads.
 
-    One function, so switching to the prediction store's writer is a one-line change.
+    One function, so switching to the prediction store's writer is a one-line change. DuckDB
+    renders the JSON (vectorised; a Python loop cost ~50 us a row), each line ends in a newline,
+    and the bytes are the string column's data buffer: no per-row Python at all.
     """
-    ids = batch.column(features.id_column).to_pylist()
-    cols = {name: batch.column(name).to_pylist() for name in features.names}
+    import duckdb
+
     names = features.names
-    out = bytearray()
-    for i, (rid, score) in enumerate(zip(ids, scores.tolist(), strict=True)):
-        record = {
-            "request_id": f"{run_id}:{rid}",
-            "timestamp": timestamp,
-            VERSION: version,
-            "features": {name: cols[name][i] for name in names},
-            SCORE: score,
-        }
-        out += orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
-    return bytes(out)
+    table = pa.table(
+        {"__id": batch.column(features.id_column), "__score": pa.array(scores, pa.float64())}
+        | {name: batch.column(name) for name in names}
+    )
+    feats = ", ".join(f"{_sql_string(n)}: {_sql_ident(n)}" for n in names)
+    query = (
+        "SELECT to_json({'request_id': $run || ':' || CAST(__id AS VARCHAR), 'timestamp': $ts, "
+        f"'{VERSION}': $version, 'features': {{{feats}}}, '{SCORE}': __score}})::VARCHAR || chr(10) "
+        "AS line FROM lines_in"
+    )
+    with duckdb.connect() as con:
+        con.register("lines_in", table)
+        lines = con.sql(query, params={"run": run_id, "ts": timestamp, "version": version}).to_arrow_table()
+    column = pa.chunked_array(lines.column("line")).combine_chunks()
+    column = column.cast(pa.large_string()) if pa.types.is_string_view(column.type) else column
+    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], dtype=width)
+    start, stop = int(offsets[column.offset]), int(offsets[column.offset + len(column)])
+    return column.buffers()[2].to_pybytes()[start:stop]
+
+
+def _sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_string(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
 
 
 @dataclass

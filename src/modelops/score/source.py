@@ -109,14 +109,18 @@ def open_snapshot(uri: str, schema: FeatureSchema) -> Snapshot:
     except Exception as exc:
         raise InputError(f"input {uri}: cannot read ({type(exc).__name__}: {exc})") from exc
     if fmt == "csv":
-        fmt_obj: Any = ds.CsvFileFormat(convert_options=pyarrow.csv.ConvertOptions(column_types=csv_types(schema)))
+        fmt_obj: Any = ds.CsvFileFormat(
+            convert_options=pyarrow.csv.ConvertOptions(column_types=csv_types(schema))
+        )
     else:
         fmt_obj = "parquet"
     try:
         dataset = ds.dataset(paths, filesystem=fs, format=fmt_obj)
     except Exception as exc:
         header = _csv_header(fs, paths[0]) if fmt == "csv" else []
-        detail = _explain(str(exc), header) if _CSV_COLUMN.search(str(exc)) else f"{type(exc).__name__}: {exc}"
+        detail = (
+            _explain(str(exc), header) if _CSV_COLUMN.search(str(exc)) else f"{type(exc).__name__}: {exc}"
+        )
         raise InputError(f"input {uri}: cannot read as {fmt}: {detail}") from exc
     return Snapshot(uri, fmt, files, dataset)
 
@@ -147,9 +151,7 @@ def column_problems(schema: FeatureSchema, arrow: pa.Schema, source: str) -> lis
         problems.append(f"{source}: missing column(s) {', '.join(missing)}")
     extra = [c for c in names if c not in allowed_columns(schema)]
     if extra:
-        problems.append(
-            f"{source}: unexpected column(s) {', '.join(extra)} (not in configs/features.yaml)"
-        )
+        problems.append(f"{source}: unexpected column(s) {', '.join(extra)} (not in configs/features.yaml)")
     for f in schema.features:
         if f.name not in names:
             continue
@@ -182,7 +184,9 @@ def batches(snapshot: Snapshot, schema: FeatureSchema, rows: int) -> Iterator[pa
             if batch.num_rows:
                 yield batch
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-        raise InputError(f"input {snapshot.uri}: {_explain(str(exc), snapshot.dataset.schema.names)}") from exc
+        raise InputError(
+            f"input {snapshot.uri}: {_explain(str(exc), snapshot.dataset.schema.names)}"
+        ) from exc
 
 
 def _csv_header(fs: Any, path: str) -> list[str]:
@@ -219,8 +223,10 @@ class Sampler:
 
     def add(self, batch: pa.RecordBatch) -> None:
         keys = np.concatenate([self.keys, self.rng.random(batch.num_rows)])
-        table = pa.Table.from_batches([batch]) if self.table is None else pa.concat_tables(
-            [self.table, pa.Table.from_batches([batch])]
+        table = (
+            pa.Table.from_batches([batch])
+            if self.table is None
+            else pa.concat_tables([self.table, pa.Table.from_batches([batch])])
         )
         if len(keys) > self.size:
             keep = np.sort(np.argpartition(keys, self.size - 1)[: self.size])
@@ -256,7 +262,7 @@ def scan(snapshot: Snapshot, schema: FeatureSchema, chunk_rows: int, sample_rows
 
 
 def to_pandas(table: pa.Table, schema: FeatureSchema) -> Any:
-    """Features as the pipeline and the baseline check expect: floats, and categories as pandas Categorical."""
+    """The id and features as the baseline check expects: floats, and categories as plain strings."""
     import pandas as pd
 
     cols = {schema.id_column: table.column(schema.id_column).to_pandas()}
