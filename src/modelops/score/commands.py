@@ -25,6 +25,10 @@ def register(sub: Any) -> None:
     p.add_argument("--engine", choices=("pandas", "spark"), help="default: score.yaml engine")
     p.add_argument("--since", help="only rows whose timestamp column is at or after this: ISO 8601 or 24h/7d")
     p.add_argument("--report", type=Path, help="directory for the data gate's gate.md / gate.json")
+    p.add_argument(
+        "--store",
+        help="also write published scores to this prediction store (default: $PREDICTION_STORE)",
+    )
     p.set_defaults(func=handle)
 
 
@@ -62,6 +66,7 @@ def handle(args: argparse.Namespace) -> int:
         engine=args.engine,
         since=args.since,
         report=args.report,
+        store=args.store or os.environ.get("PREDICTION_STORE") or None,
     )
     result = job.run(
         settings,

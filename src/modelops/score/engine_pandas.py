@@ -52,9 +52,7 @@ def score_batches(batches: Iterable[pa.RecordBatch], job: Job, run: output.RunOu
                 part, in_file = part + 1, 0
             writer.write_table(table)
             if log is not None:
-                log.write(
-                    output.prediction_lines(batch, features, scores, job.version, job.timestamp, job.run_id)
-                )
+                log.write(output.prediction_lines(batch, features, scores, job.version, job.timestamp))
             rows += len(scores)
             in_file += len(scores)
     finally:

@@ -82,7 +82,7 @@ def _output_schema(features: FeatureSchema, id_type: Any, with_log: bool) -> Any
 
 def _scorer_fn(broadcast: Any, job: Job, with_log: bool) -> Any:
     """The mapInPandas function; it closes over the broadcast handle, never the scorer itself."""
-    threshold, version, timestamp, run_id = job.threshold, job.version, job.timestamp, job.run_id
+    threshold, version, timestamp = job.threshold, job.version, job.timestamp
     scored_at = job.scored_at
 
     def score_partition(frames: Any) -> Any:
@@ -105,7 +105,7 @@ def _scorer_fn(broadcast: Any, job: Job, with_log: bool) -> Any:
                 }
             )
             if with_log:
-                lines = output.prediction_lines(batch, features, scores, version, timestamp, run_id)
+                lines = output.prediction_lines(batch, features, scores, version, timestamp)
                 out[LOG_COLUMN] = lines.decode().splitlines()
             yield out
 

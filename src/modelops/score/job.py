@@ -40,6 +40,7 @@ class Request:
     engine: str | None = None
     since: str | None = None
     report: Path | None = None
+    store: str | None = None  # prediction store URI (PREDICTION_STORE); published runs only
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Result:
     location: str | None
     gate: data_gate.GateOutcome
     issue: str | None = None
+    stored_rows: int | None = None
 
 
 def reference(root: Path, release: Path | None, track: str | None) -> ModelRef:
@@ -260,7 +262,8 @@ def run(
     location = fs.unstrip_protocol(run_out.final)
     if outcome.verdict == "pass":
         log.info("scored %d rows with %s (%s engine) -> %s", rows, ref.uri, engine, location)
-        return Result("pass", 0, fs.unstrip_protocol(manifest_path), location, outcome)
+        stored = _publish(fs, run_out, request.store, settings, cfg, location)
+        return Result("pass", 0, fs.unstrip_protocol(manifest_path), location, outcome, stored_rows=stored)
     log.error("%s", data_gate.summary_line(outcome))
     issue = None
     if open_issue is not None:
@@ -270,6 +273,33 @@ def run(
         title = f"Batch scoring quarantined: {outcome.violations[0]['column']} left its baseline"
         issue = open_issue(title, body, cfg.data_gate.issue_labels)
     return Result("review", 1, fs.unstrip_protocol(manifest_path), location, outcome, issue)
+
+
+def _publish(
+    fs: Any, run_out: output.RunOutput, store: str | None, settings: Settings, cfg: ScoreConfig, location: str
+) -> int | None:
+    """Send a published run's predictions to the store; a failure names the run that did publish."""
+    if not store:
+        return None
+    if not cfg.output.prediction_log:
+        raise ConfigError("a prediction store needs output.prediction_log: true in configs/score.yaml")
+    from modelops.score.store import publish
+
+    try:
+        stored = publish(
+            fs,
+            output.join(run_out.final, output.PREDICTION_LOG),
+            store,
+            settings.features,
+            settings.model.name,
+        )
+    except Exception as exc:
+        raise MissingEvidence(
+            f"scores published at {location}, but writing them to the prediction store {store} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    log.info("wrote %d predictions to the store %s", stored, store)
+    return stored
 
 
 def _score_pandas(

@@ -53,7 +53,7 @@ def output_table(
 
 
 def prediction_lines(
-    batch: Any, features: FeatureSchema, scores: np.ndarray, version: str, timestamp: str, run_id: str
+    batch: Any, features: FeatureSchema, scores: np.ndarray, version: str, timestamp: str
 ) -> bytes:
     """The rows as prediction-log JSON lines (docs/INTERFACES.md), the format `modelops monitor` reads.
 
@@ -70,13 +70,15 @@ def prediction_lines(
     )
     feats = ", ".join(f"{_sql_string(n)}: {_sql_ident(n)}" for n in names)
     query = (
-        "SELECT to_json({'request_id': $run || ':' || CAST(__id AS VARCHAR), 'timestamp': $ts, "
-        f"'{VERSION}': $version, 'features': {{{feats}}}, '{SCORE}': __score}})::VARCHAR || chr(10) "
+        # request_id is the id column's value, so delayed labels join on it like online ones.
+        "SELECT to_json({'request_id': CAST(__id AS VARCHAR), 'timestamp': $ts, "
+        f"'{VERSION}': $version, 'features': {{{feats}}}, '{SCORE}': __score, 'source': 'batch'}})::VARCHAR "
+        "|| chr(10) "
         "AS line FROM lines_in"
     )
     with duckdb.connect() as con:
         con.register("lines_in", table)
-        lines = con.sql(query, params={"run": run_id, "ts": timestamp, "version": version}).to_arrow_table()
+        lines = con.sql(query, params={"ts": timestamp, "version": version}).to_arrow_table()
     column = pa.chunked_array(lines.column("line")).combine_chunks()
     column = column.cast(pa.large_string()) if pa.types.is_string_view(column.type) else column
     width = np.int64 if pa.types.is_large_string(column.type) else np.int32
