@@ -20,6 +20,7 @@ STEPS = (
     "modelops.serve.commands",
     "modelops.monitor.commands",
     "modelops.score.commands",
+    "modelops.store.commands",
     "modelops.workflows.commands",
 )
 
