@@ -134,6 +134,32 @@ def test_prediction_log_is_what_monitor_reads(scoring: Scoring, healthy: Path, t
     )
 
 
+def test_published_scores_reach_the_prediction_store(scoring: Scoring, healthy: Path, tmp_path: Path) -> None:
+    from modelops.store.reader import read_window
+
+    store = tmp_path / "store"
+    code = scoring.score(
+        "--input",
+        str(healthy),
+        "--out",
+        str(tmp_path / "out"),
+        "--release",
+        str(scoring.release),
+        "--store",
+        str(store),
+    )
+    assert code == 0
+    settings = scoring.settings
+    stored = read_window(str(store), settings.model.name, str(scoring.version)).to_pandas()
+    scores = read_scores(str(tmp_path / "out"))
+    assert len(stored) == len(scores) == 6000
+    assert set(stored["source"]) == {"batch"}
+    ids = scores[settings.features.id_column].astype(str)
+    assert sorted(stored["request_id"]) == sorted(ids)
+    by_id = dict(zip(ids, scores["score"], strict=True))
+    assert all(by_id[r] == s for r, s in zip(stored["request_id"], stored["score"], strict=True))
+
+
 def test_csv_input_scores_like_parquet(scoring: Scoring, healthy: Path, tmp_path: Path) -> None:
     csv = tmp_path / "in" / "snapshot.csv"
     csv.parent.mkdir()
@@ -196,6 +222,7 @@ def test_review_quarantines_scores_and_opens_one_issue(
         server.stop()
     assert code == 1
     assert published_files(out) == [], "review publishes nothing"
+    assert not (tmp_path / "store").exists(), "quarantined scores never reach the prediction store"
     (quarantined,) = committed(out / "_quarantine")
     m = json.loads(quarantined.read_text())
     assert m["status"] == "quarantined" and m["output"]["rows"] == 6000
