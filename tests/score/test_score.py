@@ -88,6 +88,8 @@ def test_pandas_and_spark_engines_give_identical_scores(
     assert np.array_equal(pandas_scores["score"].to_numpy(), spark_scores["score"].to_numpy())
     assert np.array_equal(pandas_scores["label"].to_numpy(), spark_scores["label"].to_numpy())
     assert set(pandas_scores["model_version"]) == {str(scoring.version)}
+    # Same published schema from both engines.
+    assert pandas_scores.dtypes.to_dict() == spark_scores.dtypes.to_dict()
 
 
 def test_scores_equal_the_pipeline_and_labels_use_the_serving_threshold(

@@ -128,6 +128,8 @@ def score(
     spark = spark or session(cfg)
     # Timestamps are written as UTC instants whatever the cluster's zone.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    # The same Parquet type as the pandas engine writes (Spark's default is legacy INT96).
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     # pandas writes nanosecond timestamps, which Spark refuses unless read as raw longs.
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     df = read(spark, snapshot, features)
