@@ -27,6 +27,8 @@ install: $(VENV)/.installed  ## create .venv and install the locked dependencies
 
 demo: install  ## generate data, run the DVC pipeline end to end, register a model version
 	@test -d .git || (git init -q && git add -A && git -c user.name=demo -c user.email=demo@example.com commit -qm "demo: initial")
+	@# First run only: accept a snapshot and pin the frozen evaluation set (commit the pin after).
+	test -f configs/eval_set.yaml || { dvc repro validate && modelops data eval-set create; }
 	dvc repro
 	dvc push -q || echo "dvc push failed: data stays in the local cache (.dvc/cache)"
 	@$(PY) -m modelops.demo_summary

@@ -55,3 +55,7 @@ class GitHubError(ModelOpsError):
 
 class MonitorError(ModelOpsError):
     """Monitoring could not evaluate the logs (too many malformed lines, unreadable labels...)."""
+
+
+class MetricsUnavailable(ModelOpsError):
+    """Live metrics could not be read (Prometheus unreachable, a query refused or ambiguous)."""

@@ -318,8 +318,9 @@ def _rate_violations(
             )
         )
     # A constant fill with another value (-1, 999, the median): the top value's share jumps.
-    # Zero fills are already named by the zero-share rule.
-    if not (base.kind == "numeric" and new.top_value == 0.0):
+    # A zero fill the zero-share rule already named is not reported twice.
+    zero_named = any(v is not None and v.rule == "zero_share" for v in found)
+    if not (zero_named and new.top_value == 0.0):
         found.append(
             _share_rule(
                 name,
@@ -333,8 +334,19 @@ def _rate_violations(
     return [v for v in found if v is not None]
 
 
+def _where_it_moved(base: FeatureProfile, new: FeatureProfile) -> str:
+    """The baseline and new value that show the shift: the median, or the most-moved category."""
+    if base.quantiles and new.quantiles and "0.5" in base.quantiles and "0.5" in new.quantiles:
+        return f"median {base.quantiles['0.5']:g} -> {new.quantiles['0.5']:g}"
+    before, after = base.category_shares or {}, new.category_shares or {}
+    if not before and not after:
+        return "no comparable summary"
+    moved = max(set(before) | set(after), key=lambda k: abs(after.get(k, 0.0) - before.get(k, 0.0)))
+    return f"share of {moved!r} {_pct(before.get(moved, 0.0))} -> {_pct(after.get(moved, 0.0))}"
+
+
 def _drift_violations(
-    current: pd.DataFrame, profile: Profile, tolerances: BaselineTolerances
+    current: pd.DataFrame, profile: Profile, now: dict[str, FeatureProfile], tolerances: BaselineTolerances
 ) -> list[Violation]:
     from modelops.adapters.evidently import Column, drift_verdicts
 
@@ -360,7 +372,8 @@ def _drift_violations(
                     new=score,
                     limit=c.threshold,
                     message=f"{c.name}: distribution shifted from the baseline "
-                    f"({c.method} score {score:.3g}, threshold {c.threshold:g})",
+                    f"({_where_it_moved(profile.features[c.name], now[c.name])}; "
+                    f"{c.method} score {score:.3g}, threshold {c.threshold:g})",
                 )
             )
     return out
@@ -376,12 +389,12 @@ def check_baseline(df: pd.DataFrame, profile: Profile, tolerances: BaselineToler
     a column `df` has beyond them is ignored (a newly declared feature has no baseline yet).
     """
     names = [n for n in profile.features if n in df.columns]
+    now = {n: _feature_profile(df[n], profile.features[n].kind) for n in names}
     violations: list[Violation] = []
     for name in names:
-        base = profile.features[name]
-        violations += _rate_violations(name, base, _feature_profile(df[name], base.kind), tolerances)
+        violations += _rate_violations(name, profile.features[name], now[name], tolerances)
     plain = _as_plain(df, {n: profile.features[n].kind for n in names})
-    violations += _drift_violations(plain, profile, tolerances)
+    violations += _drift_violations(plain, profile, now, tolerances)
     violations.sort(key=lambda v: (_RULE_ORDER[v.rule], names.index(v.column)))
     return BaselineReport(
         violations=tuple(violations), checked=tuple(names), baseline_rows=profile.rows, rows=len(df)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from modelops import metrics
-from modelops.adapters import tracking
+from modelops.adapters import dvc, tracking
 from modelops.contract import load_package
 from modelops.data.ingest import read_table
 from modelops.errors import SchemaViolation
@@ -116,6 +116,12 @@ def train(settings: Settings) -> TrainResult:
             "run `modelops data validate` (training refuses unvalidated data)"
         )
     paths = settings.data.paths
+    raw_md5 = dvc.md5(settings.path(paths.raw))
+    if report.get("md5") != raw_md5:
+        raise SchemaViolation(
+            f"{paths.validation_report}: validated snapshot md5 {report.get('md5')} is not the current "
+            f"{paths.raw} (md5 {raw_md5}); run `modelops data validate` again"
+        )
     profile = settings.path(paths.profile)
     if not profile.is_file():
         raise SchemaViolation(

@@ -1,7 +1,6 @@
 """`modelops candidate|pr|issue|propose|canary|retrain|overlays`: the steps of .github/workflows."""
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -109,34 +108,24 @@ def _propose_rollback(args: argparse.Namespace) -> int:
 
 
 def _canary_decide(args: argparse.Namespace) -> int:
-    from modelops.release.state import track_version
     from modelops.workflows import canary
 
     root = Path(args.root).resolve()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    versions = {"canary": track_version(root, "canary"), "stable": track_version(root, "stable")}
-    split = canary.split_by_version(Path(args.predictions), versions, out)
-    health = {}
-    for track, (path, count) in split.items():
-        code = None
-        if versions[track] is not None and count > 0:
-            labels = ["--labels", args.labels] if args.labels else []
-            code = _run_modelops(
-                root, "monitor", "--predictions", str(path), *labels, "--out", str(out / track)
-            )
-        health[track] = canary.TrackHealth(track, versions[track], count, code)
-    decision = canary.decide(health["canary"], health["stable"], args.min_requests)
-    (out / "decision.json").write_text(json.dumps(decision.as_dict(), indent=2) + "\n")
-    report = canary.render(decision)
-    (out / "decision.md").write_text(report)
-    _step_summary(report)
+    opts = canary.Options(
+        out=Path(args.out),
+        prometheus=args.prometheus,
+        predictions=Path(args.predictions) if args.predictions else None,
+        labels=Path(args.labels) if args.labels else None,
+        min_requests=args.min_requests,
+    )
+    decision = canary.run(root, opts)
+    _step_summary((opts.out / "decision.md").read_text())
     _github_output(action=decision.action)
     print(f"{decision.action}: {decision.reason}")
     if not args.propose or decision.action not in ("promote", "rollback"):
         return 0
     if decision.action == "promote":
-        argv = ["propose", "promote", "--to", "stable", "--version", str(versions["canary"])]
+        argv = ["propose", "promote", "--to", "stable", "--version", str(decision.canary.version)]
     else:
         argv = ["propose", "rollback", "--track", "canary", "--reason", decision.reason]
     return _run_modelops(root, *argv)
@@ -221,12 +210,21 @@ def register(sub: Any) -> None:
         dest="canary_command", required=True
     )
     p = canary.add_parser(
-        "decide", help="judge canary vs stable from their traffic: promote, hold or roll back"
+        "decide",
+        help="judge canary vs stable on live metrics and monitoring: promote, hold or roll back",
+        description="Compares canary and stable on Prometheus (request rate, error and validation-failure "
+        "ratios, latency, per-interval Mann-Whitney U tests and absolute limits; configs/canary.yaml) and "
+        "on `modelops monitor` of each track's predictions. Too little canary traffic holds.",
     )
-    p.add_argument("--predictions", required=True, help="prediction log (JSONL) covering both tracks")
+    p.add_argument(
+        "--prometheus", help="Prometheus base URL (default: configs/canary.yaml, else $PROMETHEUS_URL)"
+    )
+    p.add_argument("--predictions", default="", help="prediction log (JSONL) covering both tracks")
     p.add_argument("--labels", default="", help="delayed labels joined by request id")
     p.add_argument("--out", required=True, help="directory for decision.{json,md} and per-track reports")
-    p.add_argument("--min-requests", type=int, default=1000, help="canary traffic needed to promote")
+    p.add_argument(
+        "--min-requests", type=int, help="canary requests needed to judge (default: configs/canary.yaml)"
+    )
     p.add_argument("--propose", action="store_true", help="open the promotion or revert PR it decides on")
     p.set_defaults(func=_canary_decide)
 
