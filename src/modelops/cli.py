@@ -20,6 +20,7 @@ STEPS = (
     "modelops.release.commands",
     "modelops.serve.commands",
     "modelops.monitor.commands",
+    "modelops.score.commands",
     "modelops.store.commands",
     "modelops.workflows.commands",
 )

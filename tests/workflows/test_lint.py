@@ -12,7 +12,7 @@ from tests.workflows.harness import PROJECT, VENV
 GITHUB = PROJECT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
 ACTIONS = sorted((GITHUB / "actions").glob("*/action.yml"))
-EXPECTED = {"ci", "train", "gate", "promote", "canary", "rollback", "monitor"}
+EXPECTED = {"ci", "train", "gate", "promote", "canary", "rollback", "monitor", "score"}
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:

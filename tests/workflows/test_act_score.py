@@ -1,0 +1,78 @@
+"""score.yml under act: a healthy snapshot is scored and monitored; the zero-filled one fails the job
+and opens the data-gate issue, and nothing is published."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.github_server import FakeGitHub
+from tests.workflows import harness as h
+from tests.workflows.conftest import Promoted, dispatch_payload
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# The example's incident (see tests/score/conftest.py); checked to be a declared numeric feature.
+FEATURE = "days_since_last_login"
+
+
+def snapshot(project: h.Project, path: Path, seed: int, zero_fill: float = 0.0) -> Path:
+    """A snapshot drawn through the project's own model contract (load_data)."""
+    from modelops.contract import load_package
+    from modelops.settings import Scenario, load_settings
+
+    settings = load_settings(project.root)
+    assert settings.features.feature(FEATURE).kind == "numeric"
+    scenario = Scenario(zero_fill_feature=FEATURE, zero_fill_fraction=zero_fill) if zero_fill else Scenario()
+    source = settings.data.source.model_copy(update={"rows": 3000, "seed": seed, "scenario": scenario})
+    frame = load_package(settings).load_data(source).drop(columns=[settings.features.label])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def manifests(out: Path) -> list[Path]:
+    return sorted(out.glob("scored_date=*/run=*/_manifest.json"))
+
+
+def run_score(promoted: Promoted, fake_github: FakeGitHub, data: Path, out: Path) -> h.ActRun:
+    # The session's project serves v1 on the canary track (stable stays empty for the other tests).
+    payload = dispatch_payload(input=str(data), track="canary")
+    return h.run_act(
+        promoted.project,
+        "score.yml",
+        "workflow_dispatch",
+        payload,
+        fake_github.url,
+        variables={"SCORE_OUTPUT": str(out)},
+    )
+
+
+def test_score_workflow_scores_then_monitors(
+    promoted: Promoted, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    data = snapshot(promoted.project, tmp_path / "in" / "healthy.parquet", seed=5)
+    before = len(fake_github.state.issues)
+
+    run = run_score(promoted, fake_github, data, tmp_path / "scores")
+
+    assert run.returncode == 0, run.output[-6000:]
+    assert len(manifests(tmp_path / "scores")) == 1
+    assert "Success - Main Monitor the scores" in run.output, run.output[-4000:]
+    assert len(fake_github.state.issues) == before
+
+
+def test_refusal_fails_the_job_and_opens_the_issue(
+    promoted: Promoted, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    data = snapshot(promoted.project, tmp_path / "in" / "zero.parquet", seed=6, zero_fill=0.38)
+    before = len(fake_github.state.issues)
+
+    run = run_score(promoted, fake_github, data, tmp_path / "scores")
+
+    assert run.returncode != 0
+    assert run.step_failed("Score"), run.output[-6000:]
+    issues = fake_github.state.issues[before:]
+    assert len(issues) == 1, run.output[-4000:]
+    assert FEATURE in issues[0]["body"] and "data-gate" in issues[0]["labels"]
+    assert manifests(tmp_path / "scores") == []
+    published = [p for p in (tmp_path / "scores").rglob("*") if p.is_file()]
+    assert published == [], "a refused run writes nothing to the output"
