@@ -30,13 +30,12 @@ BUSY = (
 
 def trained_project(parent: Path) -> tuple[Path, int]:
     sys.path.insert(0, str(ROOT))
-    from tests.conftest import make_project  # the test suite's small project, trained by `dvc repro`
+    from tests.conftest import Project, make_project  # the test suite's small project
 
-    root = make_project(parent / "project")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {
-        "PATH": f"{BIN}:{os.environ['PATH']}"
-    }
-    subprocess.run([str(BIN / "dvc"), "repro", "-q"], cwd=root, env=env, check=True)
+    project = Project(make_project(parent / "project"))
+    project.create_eval_set()  # validate the first snapshot, cut and pin the evaluation set
+    project.repro()
+    root = project.root
     version = json.loads((root / "artifacts/train/model.json").read_text())["version"]
     return root, int(version)
 
