@@ -65,9 +65,12 @@ def read_response(sock: socket.socket, timeout: float = 10) -> bytes:
 def metric(server: Server, status: int) -> float:
     """modelops_requests_total for /predict with `status` (0 when the series does not exist)."""
     for line in httpx.get(f"{server.url}/metrics").text.splitlines():
-        if line.startswith("modelops_requests_total{") and 'endpoint="predict"' in line:
-            if f'status="{status}"' in line:
-                return float(line.rsplit(" ", 1)[1])
+        if (
+            line.startswith("modelops_requests_total{")
+            and 'endpoint="predict"' in line
+            and f'status="{status}"' in line
+        ):
+            return float(line.rsplit(" ", 1)[1])
     return 0.0
 
 

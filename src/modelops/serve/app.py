@@ -265,7 +265,7 @@ class ServeApp:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.fastapi(scope, receive, send_with_headers)
+        await self.fastapi(scope, receive, send_with_headers)  # type: ignore[arg-type]
         return status
 
     async def respond(

@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument(
         "--base",
         default="",
-        help="base image; 'debian-local' makes one with mmdebstrap; empty keeps the Dockerfile's pinned default",
+        help="base image; 'debian-local' makes one with mmdebstrap; "
+        "empty keeps the Dockerfile's pinned default",
     )
     b.add_argument("--tag", default=DEFAULT_TAG)
     b.add_argument("--sbom", type=Path, default=REPO / "out" / "image" / "sbom.cdx.json")

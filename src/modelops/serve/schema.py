@@ -169,7 +169,7 @@ class RequestCodec:
             raise RequestError([self._translate(str(exc))]) from None
         except msgspec.DecodeError as exc:
             raise RequestError([_error([], f"Invalid JSON: {exc}", "json_invalid")]) from None
-        recs = req.records
+        recs = req.records  # type: ignore[attr-defined]
         if len(recs) > self.max_rows:
             raise TooManyRecords(f"{len(recs)} records; the limit is {self.max_rows} per request")
         num_rows = list(map(self._num_row, recs))
