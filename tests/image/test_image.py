@@ -30,7 +30,8 @@ from modelops.serve.scoring import PipelineScorer, warmup_records
 from tests.conftest import REPO, make_project
 from tests.serve.conftest import free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# The first build of the image (no cached layers) takes 7-15 min on a 2-core host.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3600)]
 TAG = "localhost/modelops-serve:test"
 SERVER_UID = 10001
 
