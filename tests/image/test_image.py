@@ -10,6 +10,7 @@ mounts, standing in for the Deployment's emptyDirs.
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -184,13 +185,20 @@ def run_server(ctr: Container, env: dict[str, str], port: int, log: Path) -> sub
 
 
 def snapshot(rootfs: Path) -> dict[str, tuple[int, int, int]]:
-    """Every path in the container's root filesystem with (size, mtime_ns, mode)."""
+    """Every path in the container's root filesystem: files and links with (size, mtime_ns, mode).
+
+    Directories count by existence and mode only: the runtime itself creates and removes its
+    marker files under /run on every `buildah run`, which moves that directory's mtime.
+    """
     out = {}
     for dirpath, dirnames, filenames in os.walk(rootfs):
         for name in dirnames + filenames:
             p = os.path.join(dirpath, name)
             st = os.lstat(p)
-            out[os.path.relpath(p, rootfs)] = (st.st_size, st.st_mtime_ns, st.st_mode)
+            rel = os.path.relpath(p, rootfs)
+            out[rel] = (
+                (0, 0, st.st_mode) if stat.S_ISDIR(st.st_mode) else (st.st_size, st.st_mtime_ns, st.st_mode)
+            )
     return out
 
 
