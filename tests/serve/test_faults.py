@@ -78,7 +78,11 @@ def run_requests(
     scores, latencies = [], []
     for rec in records:
         start = time.perf_counter()
-        resp = client.post(f"{url}/predict", content=orjson.dumps({"records": [rec]}))
+        resp = client.post(
+            f"{url}/predict",
+            content=orjson.dumps({"records": [rec]}),
+            headers={"content-type": "application/json"},
+        )
         latencies.append(time.perf_counter() - start)
         assert resp.status_code == 200, resp.text
         scores.append(resp.json()["predictions"][0]["score"])
@@ -170,7 +174,9 @@ def test_sigterm_under_load_loses_no_in_flight_request(serve_project: ServeProje
                 body = orjson.dumps({"records": [records[i % len(records)]]})
                 i += 16
                 try:
-                    resp = client.post(f"{srv.url}/predict", content=body)
+                    resp = client.post(
+                        f"{srv.url}/predict", content=body, headers={"content-type": "application/json"}
+                    )
                 except httpx.ConnectError:
                     key = "refused"  # the listener is closed: never accepted, so never in flight
                     time.sleep(0.01)
