@@ -9,6 +9,11 @@ export OMP_NUM_THREADS ?= 2
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
+# Offline at run time (the same names as src/modelops/offline.py): no MLflow telemetry, no DVC
+# analytics; .dvc/config also turns off DVC's update check.
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export DO_NOT_TRACK ?= true
+export DVC_NO_ANALYTICS ?= true
 export PATH := $(BIN):$(PATH)
 
 .PHONY: install demo test test-fast lint format lock lock-serve image bench bench-deps render verify clean help
@@ -27,19 +32,21 @@ install: $(VENV)/.installed  ## create .venv and install the locked dependencies
 
 demo: install  ## generate data, run the DVC pipeline end to end, register a model version
 	@test -d .git || (git init -q && git add -A && git -c user.name=demo -c user.email=demo@example.com commit -qm "demo: initial")
+	@# First run only: accept a snapshot and pin the frozen evaluation set (commit the pin after).
+	test -f configs/eval_set.yaml || { dvc repro validate && modelops data eval-set create; }
 	dvc repro
 	dvc push -q || echo "dvc push failed: data stays in the local cache (.dvc/cache)"
 	@$(PY) -m modelops.demo_summary
 
-test: install  ## run every test: unit, data, model, integration (registry, PostgreSQL, served process, act)
-	$(BIN)/pytest
+test: install  ## every test (unit, data, model, integration); branch coverage of src/modelops with its floor
+	$(BIN)/pytest --cov --cov-report=term
 
 test-fast: install  ## unit tests only
 	$(BIN)/pytest -m "not integration and not slow"
 
-lint: install  ## pre-commit on every file (ruff, hygiene, workflow linters, release verify, render) and mypy
+lint: install  ## pre-commit on every file (ruff, hygiene, workflow linters, release verify, render) and mypy (src and tests)
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests
 
 format: install
 	$(BIN)/ruff format src tests benchmarks

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytest_plugins = ["tests.skip_policy"]  # CI=true: an unlisted skip fails the run
 REPO = Path(__file__).resolve().parents[1]
 SMALL_ROWS = 8000
 SMALL_ITER = 40
@@ -111,10 +112,18 @@ class Project:
         env.pop("MLFLOW_REGISTRY_URI", None)
         return subprocess.run(cmd, cwd=self.root, env=env, check=check, capture_output=True, text=True)
 
-    def repro(self) -> None:
-        out = self.sh(str(Path(sys.executable).with_name("dvc")), "repro", check=False)
+    def repro(self, *targets: str) -> None:
+        out = self.sh(str(Path(sys.executable).with_name("dvc")), "repro", *targets, check=False)
         if out.returncode != 0:
             raise AssertionError(f"dvc repro failed:\n{out.stdout}\n{out.stderr}")
+
+    def create_eval_set(self) -> None:
+        """First run, as `make demo` does it: accept a snapshot, cut and pin the eval set, commit."""
+        self.repro("validate")
+        if self.run("data", "eval-set", "create") != 0:
+            raise AssertionError("modelops data eval-set create failed (see stderr)")
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", "data: pin the evaluation set")
 
     def train(self, *overrides: str) -> int:
         """Train and register another version with `--set` overrides; return its version."""
@@ -143,9 +152,10 @@ def _no_inherited_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    """A small project run through `dvc repro` once: data, validation, split, train, evaluate."""
+    """A small project run through `dvc repro` once: data, validation, eval set, split, train, evaluate."""
     saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
     project = Project(make_project(tmp_path_factory.mktemp("project")))
+    project.create_eval_set()
     project.repro()
     import json
 

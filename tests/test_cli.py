@@ -6,7 +6,8 @@ from modelops.cli import build_parser, main
 def _subcommands() -> list[list[str]]:
     parser = build_parser()
     action = next(a for a in parser._actions if a.dest == "command")
-    found = []
+    assert isinstance(action.choices, dict)  # a subparsers action maps names to parsers
+    found: list[list[str]] = []
     for name, sub in action.choices.items():
         nested = [a for a in sub._actions if getattr(a, "choices", None) and a.dest.endswith("_command")]
         if nested:

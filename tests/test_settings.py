@@ -68,3 +68,49 @@ def test_missing_config_file_named(tmp_path: Path) -> None:
     (root / "configs/train.yaml").unlink()
     with pytest.raises(ConfigError, match=r"train\.yaml: config file not found"):
         load_settings(root)
+
+
+def test_duplicate_top_level_key_is_rejected_with_file_line_and_key(tmp_path: Path) -> None:
+    """The issue's case: a second `slices:` silently replaced the first."""
+    root = copy_configs(tmp_path)
+    path = root / "configs/data.yaml"
+    lines = path.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines, start=1) if line.startswith("split:"))
+    path.write_text("\n".join([*lines, "split:", "  valid_fraction: 0.1", "  eval_fraction: 0.1", ""]))
+    with pytest.raises(ConfigError) as exc:
+        load_settings(root)
+    assert str(exc.value) == f"{path}:{len(lines) + 1}: duplicate key 'split' (first at line {first})"
+
+
+def test_duplicate_nested_key_is_rejected(tmp_path: Path) -> None:
+    from modelops.settings import read_yaml
+
+    path = tmp_path / "gates.yaml"
+    path.write_text("absolute:\n  roc_auc_min: 0.7\n  ece_max: 0.1\n  roc_auc_min: 0.5\n")
+    with pytest.raises(ConfigError, match=r"gates\.yaml:4: duplicate key 'roc_auc_min' \(first at line 2\)"):
+        read_yaml(path)
+
+
+def test_load_section_rejects_duplicates_too(tmp_path: Path) -> None:
+    """Every step's own file goes through the same loader (`load_section`)."""
+    from modelops.data.baseline import BaselineTolerances
+    from modelops.settings import load_section
+
+    (tmp_path / "baseline.yaml").write_text("reference_rows: 500\nreference_rows: 5000\n")
+    with pytest.raises(ConfigError, match=r"baseline\.yaml:2: duplicate key 'reference_rows'"):
+        load_section(tmp_path, "baseline.yaml", BaselineTolerances)
+
+
+def test_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    from modelops.settings import read_yaml
+
+    path = tmp_path / "m.yaml"
+    path.write_text("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n")
+    assert read_yaml(path)["other"] == {"x": 1, "y": 3}
+
+
+def test_every_shipped_config_loads_without_duplicates() -> None:
+    from modelops.settings import read_yaml
+
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        assert isinstance(read_yaml(path), dict), path

@@ -10,7 +10,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from modelops.errors import ModelOpsError
+from modelops.errors import ExitCode, ModelOpsError
+from modelops.offline import disable_telemetry
 
 STEPS = (
     "modelops.data.commands",
@@ -19,6 +20,7 @@ STEPS = (
     "modelops.release.commands",
     "modelops.serve.commands",
     "modelops.monitor.commands",
+    "modelops.store.commands",
     "modelops.workflows.commands",
 )
 
@@ -37,13 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    disable_telemetry()  # before any handler imports MLflow, whose import starts its telemetry
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args.func(args) or 0)
+        return int(args.func(args) or ExitCode.OK)
     except ModelOpsError as exc:
         nested = [str(v) for k, v in vars(args).items() if k.endswith("_command") and v]
         print(f"modelops {' '.join([args.command, *nested])}: error: {exc}", file=sys.stderr)

@@ -61,6 +61,8 @@ class Split(_Strict):
 class DataPaths(_Strict):
     raw: Path
     validation_report: Path
+    # The committed profile of the last accepted snapshot (validate rewrites it only on a pass).
+    profile: Path = Path("data/baseline/profile.json")
     train: Path
     valid: Path
     eval: Path
@@ -111,14 +113,51 @@ class Settings(_Strict):
 _CORE_FILES = {"model": "model.yaml", "data": "data.yaml", "features": "features.yaml", "train": "train.yaml"}
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping names the same key twice (PyYAML would silently keep the last one)."""
+
+    def __init__(self, key: object, line: int, first_line: int) -> None:
+        self.key, self.line, self.first_line = key, line, first_line
+        super().__init__(problem=f"duplicate key {key!r} (first at line {first_line})")
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys: a second `slices:` must not replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` merges are explicit overrides, not duplicates
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader reports it below
+                continue
+            if first is not None:
+                raise DuplicateKeyError(key, line, first)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text with duplicate keys rejected; errors name `source`, the line and the key."""
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass
+    except DuplicateKeyError as exc:
+        raise ConfigError(
+            f"{source}:{exc.line}: duplicate key {exc.key!r} (first at line {exc.first_line})"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML ({exc})") from exc
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML mapping, naming the file on any problem."""
+    """Read one YAML config mapping, naming the file on any problem (the one config loader)."""
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    data = parse_yaml(path.read_text(), str(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data
@@ -149,7 +188,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     parts = key.split(".")
     if parts[0] not in _CORE_FILES:
         raise ConfigError(f"--set {item!r}: key must start with one of {sorted(_CORE_FILES)}")
-    return parts, yaml.safe_load(raw)
+    return parts, parse_yaml(raw, f"--set {item!r}")
 
 
 def apply_override(raw: dict[str, Any], parts: list[str], value: Any, item: str) -> None:

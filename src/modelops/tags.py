@@ -33,3 +33,7 @@ GATE_EVAL_MD5: Final = "gate.eval_md5"
 GATE_AT: Final = "gate.at"
 # Run artifact path of gate.json.
 GATE_ARTIFACT: Final = "gate/gate.json"
+
+# Run artifact path of the baseline profile the training data was accepted against; batch
+# scoring checks new data against the served version's copy.
+BASELINE_PROFILE_ARTIFACT: Final = "baseline/profile.json"

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from churn.data import generate
 from modelops.settings import Scenario
@@ -21,6 +22,7 @@ def test_realistic_structure() -> None:
     assert by_plan["enterprise"] < by_plan["basic"]
 
 
+@pytest.mark.slow  # 1M rows: kept out of `make test-fast`
 def test_chunked_generation_keeps_row_count_and_unique_ids() -> None:
     df = generate(1_000_500, 3)
     assert len(df) == 1_000_500

@@ -1,7 +1,12 @@
 """A small fake of the GitHub REST API on 127.0.0.1 that records every request.
 
-Supports listing (paginated), creating and updating issue comments, creating issues
-and pull requests, and programmable failures (POST /_fake/fail). Run it beside `act`:
+Supports GET /user, listing (paginated), creating and updating issue comments, listing and
+creating issues and pull requests, workflow dispatches, and programmable failures
+(POST /_fake/fail): a failure can answer instead of the handler, or after it has applied the
+write (`"after": true`, the case where a retry could create a duplicate), or apply it and then
+stall past the client's timeout (`"stall": seconds`, a dropped connection). Each token writes
+as its own login (`logins`); by default the token is an app installation token, for which
+GET /user answers 403 as it does on GitHub. Run it beside `act`:
 
     python tests/fakes/github_server.py --port 8765 --record requests.jsonl
 
@@ -11,6 +16,7 @@ POST /_fake/reset.
 """
 
 import argparse
+import asyncio
 import itertools
 import json
 import socket
@@ -25,14 +31,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+APP_LOGIN = "github-actions[bot]"
+
 
 class State:
     def __init__(self, record: Path | None = None, token: str | None = None, per_page_max: int = 100):
         self.record = record
         self.token = token
         self.per_page_max = per_page_max
+        # token -> login for user tokens (GET /user answers); any other token is the app's.
+        self.logins: dict[str, str] = {}
         self.lock = threading.Lock()
         self.reset()
+
+    def login_for(self, authorization: str) -> str:
+        return self.logins.get(authorization.removeprefix("Bearer "), APP_LOGIN)
+
+    def authorized(self, authorization: str) -> bool:
+        token = authorization.removeprefix("Bearer ")
+        if not authorization.startswith("Bearer ") or not token:
+            return False
+        return not self.token or token == self.token or token in self.logins
 
     def reset(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -88,16 +107,33 @@ def build_app(state: State) -> Starlette:
                 }
             )
             failure = state.take_failure(request.method, request.url.path)
-        if failure:
+        if failure and not (failure.get("after") or failure.get("stall")):
             return error(failure["status"], failure.get("message", "fake failure"), failure.get("headers"))
         auth = request.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or (state.token and auth != f"Bearer {state.token}"):
+        if not state.authorized(auth):
             return error(401, "Bad credentials")
         with state.lock:
-            return handler(request, payload)
+            response = handler(request, payload)
+        if failure and failure.get("stall"):
+            # Applied, then no answer until the client has given up: a dropped connection.
+            await asyncio.sleep(float(failure["stall"]))
+            return response
+        if failure:
+            # Applied, then a gateway error: the client cannot tell the write happened.
+            return error(failure["status"], failure.get("message", "fake failure"), failure.get("headers"))
+        return response
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
+
+    def login(request: Request) -> str:
+        return state.login_for(request.headers.get("authorization", ""))
+
+    def get_user(request: Request, _: Any) -> Response:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in state.logins:
+            return error(403, "Resource not accessible by integration")
+        return JSONResponse({"login": state.logins[token], "type": "User"})
 
     def list_comments(request: Request, _: Any) -> Response:
         number = int(request.path_params["number"])
@@ -122,7 +158,7 @@ def build_app(state: State) -> Starlette:
             "issue": number,
             "body": payload["body"],
             "html_url": f"https://github.example/{repo}/pull/{number}#issuecomment-{cid}",
-            "user": {"login": "github-actions[bot]", "type": "Bot"},
+            "user": {"login": login(request), "type": "Bot" if login(request) == APP_LOGIN else "User"},
         }
         state.comments[cid] = comment
         return JSONResponse(comment, 201)
@@ -141,9 +177,30 @@ def build_app(state: State) -> Starlette:
             return error(422, "Validation Failed: title is missing")
         number = next(state.numbers)
         repo = f"{request.path_params['owner']}/{request.path_params['repo']}"
-        issue = {**payload, "number": number, "html_url": f"https://github.example/{repo}/issues/{number}"}
+        issue = {
+            **payload,
+            "number": number,
+            "state": "open",
+            "user": {"login": login(request)},
+            "html_url": f"https://github.example/{repo}/issues/{number}",
+        }
         state.issues.append(issue)
         return JSONResponse(issue, 201)
+
+    def list_issues(request: Request, _: Any) -> Response:
+        """Issues and PRs (as GitHub does, PRs carry a `pull_request` key), newest first."""
+        creator = request.query_params.get("creator")
+        items = [*state.issues, *({**p, "pull_request": {"url": p["html_url"]}} for p in state.pulls)]
+        items = [i for i in items if not creator or i["user"]["login"] == creator]
+        items.sort(key=lambda i: i["number"], reverse=request.query_params.get("direction") != "asc")
+        per_page = min(int(request.query_params.get("per_page", 30)), state.per_page_max)
+        return JSONResponse(items[:per_page])
+
+    def list_pulls(request: Request, _: Any) -> Response:
+        head = request.query_params.get("head")  # owner:branch
+        owner = request.path_params["owner"]
+        items = [p for p in state.pulls if not head or f"{owner}:{p['head']}" == head]
+        return JSONResponse(items)
 
     def create_pull(request: Request, payload: Any) -> Response:
         if not isinstance(payload, dict) or not all(payload.get(k) for k in ("head", "base", "title")):
@@ -152,7 +209,13 @@ def build_app(state: State) -> Starlette:
             return error(422, f"Validation Failed: A pull request already exists for {payload['head']}.")
         number = next(state.numbers)
         repo = f"{request.path_params['owner']}/{request.path_params['repo']}"
-        pull = {**payload, "number": number, "html_url": f"https://github.example/{repo}/pull/{number}"}
+        pull = {
+            **payload,
+            "number": number,
+            "state": "open",
+            "user": {"login": login(request)},
+            "html_url": f"https://github.example/{repo}/pull/{number}",
+        }
         state.pulls.append(pull)
         return JSONResponse(pull, 201)
 
@@ -201,7 +264,10 @@ def build_app(state: State) -> Starlette:
             route(repo + "/issues/{number:int}/comments", list_comments, "GET"),
             route(repo + "/issues/{number:int}/comments", create_comment, "POST"),
             route(repo + "/issues/comments/{cid:int}", update_comment, "PATCH"),
+            route("/user", get_user, "GET"),
+            route(repo + "/issues", list_issues, "GET"),
             route(repo + "/issues", create_issue, "POST"),
+            route(repo + "/pulls", list_pulls, "GET"),
             route(repo + "/pulls", create_pull, "POST"),
             route(repo + "/actions/workflows/{workflow}/dispatches", dispatch_workflow, "POST"),
             Route("/_fake/fail", fail, methods=["POST"]),
@@ -243,9 +309,18 @@ class FakeGitHub:
         self.thread.join(timeout=10)
 
     def fail(self, status: int, times: int = 1, **spec: Any) -> None:
-        """Make the next `times` matching requests return `status` (spec: method, path_contains, headers)."""
+        """Make the next `times` matching requests return `status`.
+
+        spec: method, path_contains, headers, message; after=True applies the request first;
+        stall=SECONDS applies it, then answers only after that long.
+        """
         with self.state.lock:
             self.state.failures.append({"status": status, "times": times, **spec})
+
+    def user_token(self, token: str, login: str) -> None:
+        """Accept `token` as a personal token of `login` (GET /user answers; writes are by `login`)."""
+        with self.state.lock:
+            self.state.logins[token] = login
 
     @property
     def requests(self) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """Pure gate logic: config schema, checks, slices and the rendered report."""
 
+import json
 import math
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from modelops.errors import ConfigError
 from modelops.gate import checks, report, slices
 from modelops.gate.bootstrap import Interval, PairedEstimate, paired_bootstrap
 from modelops.gate.config import Bootstrap, Change, Evidence, GateConfig, Slice, Slices, load
+from modelops.gate.schema import GateReport, load_gate_report
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -137,7 +139,8 @@ def test_slice_regression_fails_even_when_aggregate_improves() -> None:
         items=(Slice(column="plan", value="enterprise"), Slice(column="region")),
     )
     results = {r.name: r for r in slices.evaluate(frame, y, cand, champ, config, boot)}
-    assert results["plan = enterprise"].status == "fail" and results["plan = enterprise"].delta < -0.1
+    enterprise = results["plan = enterprise"]
+    assert enterprise.status == "fail" and enterprise.delta < -0.1 and enterprise.finding == "regressed"
     assert results["region = north"].status == "pass"
     small = results["region is missing"]
     assert small.status == "skipped" and small.message.startswith("too small to judge") and small.support == 5
@@ -158,7 +161,7 @@ def test_unknown_slice_column_is_a_config_error() -> None:
         )
 
 
-def _report(champion: bool = True) -> dict:
+def _report(champion: bool = True) -> GateReport:
     frame, y, cand, champ = _segment_data(n=1500)
     est = paired_bootstrap(y, cand, champ if champion else None, 200, 0.95, 1, metrics=("roc_auc", "ece"))
     config = GateConfig(change=(Change(metric="roc_auc", rule="non_inferior", margin=0.01),))
@@ -191,7 +194,7 @@ def _report(champion: bool = True) -> dict:
                 {"bin_low": 0.0, "bin_high": 0.5, "count": 10, "mean_score": 0.2, "observed_rate": 0.25}
             ]
         },
-        latency={"single_row_p95_ms": 3.0, "batch_1000_p95_ms": 9.0},
+        latency=None,
         artifact_bytes=600_000,
         reproduce="modelops gate --candidate 3 --champion 2 --out artifacts/gate",
     )
@@ -211,7 +214,7 @@ def test_gate_md_structure() -> None:
         "### Reproduce",
     ]
     assert "Blocking: `plan = enterprise`." in md
-    assert "| ❌ **regression** | plan = enterprise |" in md
+    assert "| ❌ **regressed** | plan = enterprise |" in md
     assert "```mermaid\nxychart-beta" in md and '"plan = enterprise"' in md
     assert "[`rrrrrrrrrrrr`](http://mlflow/x)" in md
     assert md.rstrip().endswith("modelops gate --candidate 3 --champion 2 --out artifacts/gate\n```")
@@ -223,4 +226,6 @@ def test_first_release_md_and_strict_json() -> None:
     md = report.render_markdown(doc)
     assert "> **first release: no champion, absolute checks only.**" in md
     assert "### Candidate" in md and "Champion v" not in md
-    assert report.to_json(doc).startswith(b"{")
+    blob = doc.to_json()
+    assert json.loads(blob)["schema_version"] == 2 and b"NaN" not in blob
+    assert load_gate_report(blob) == doc

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,14 @@ def test_verdict_and_digest_are_recorded_on_the_candidate(trained_project, tmp_p
     assert mv.tags["gate.verdict"] == "pass"
     assert mv.tags["gate.report_sha256"] == hashlib.sha256(blob).hexdigest()
     assert mv.tags["gate.champion"] == "none"
+    gates = (s.config_dir / "gates.yaml").read_bytes()
+    features = (s.config_dir / "features.yaml").read_bytes()
+    assert (
+        mv.tags["gate.gates_sha256"] == hashlib.sha256(gates).hexdigest() == report["rules"]["gates_sha256"]
+    )
+    assert mv.tags["gate.features_sha256"] == hashlib.sha256(features).hexdigest()
+    assert mv.tags["gate.eval_md5"] == report["rules"]["eval_set_md5"] == report["eval_set"]["md5"]
+    assert datetime.fromisoformat(mv.tags["gate.at"]).tzinfo is not None
     from mlflow import MlflowClient
 
     logged = [a.path for a in MlflowClient().list_artifacts(mv.run_id, "gate")]
@@ -153,14 +162,15 @@ def test_aggregate_gain_with_enterprise_regression_fails_on_that_slice(
     assert enterprise["status"] == "fail" and enterprise["delta"] < 0
     assert code == 1
     md = (tmp_path / "gate/gate.md").read_text()
-    assert "❌ **regression** | plan = enterprise" in md
+    assert "❌ **regressed** | plan = enterprise" in md
 
 
-def test_missing_metric_fails_closed(trained_project, tmp_path: Path, gates_yaml) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_metric_fails_closed_and_says_so(trained_project, tmp_path: Path, gates_yaml) -> None:  # type: ignore[no-untyped-def]
     gates_yaml(lambda d: d["absolute"].append({"metric": "valid_fairness_gap", "max": 0.1}))
     code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, "none")
     check = _checks(report)["valid_fairness_gap <= 0.1"]
-    assert check["status"] == "missing" and check["message"].startswith("missing evidence")
+    assert check["status"] == "missing" and check["message"].startswith("unknown metric 'valid_fairness_gap'")
+    assert "valid_roc_auc" in check["message"], "names the run metrics that do exist"
     assert report["verdict"] == "fail" and code == 1
 
 
@@ -201,3 +211,86 @@ def test_bad_gates_yaml_names_the_file_and_field(trained_project, tmp_path: Path
     assert _gate(trained_project, tmp_path / "gate", trained_project.version)[0] == 2
     err = capsys.readouterr().err
     assert "gates.yaml" in err and "bootstrap.resampels" in err and os.sep in err
+
+
+@pytest.fixture
+def trusted_root(trained_project, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """A stand-in for the base branch's checkout: its configs and the evaluation file `dvc pull` fetched."""
+    s = trained_project.settings
+    root = tmp_path / "trusted"
+    shutil.copytree(trained_project.root / "configs", root / "configs")
+    (root / s.data.paths.eval).parent.mkdir(parents=True)
+    shutil.copy2(s.path(s.data.paths.eval), root / s.data.paths.eval)
+    return root
+
+
+def _pin(root: Path, md5: str, rows: int = 1) -> None:
+    from modelops.settings import load_settings
+
+    path = load_settings(root, config_dir=root / "configs").data.paths.eval
+    pin = {
+        "path": str(path),
+        "md5": md5,
+        "rows": rows,
+        "created_at": "2026-11-01T00:00:00Z",
+        "reason": "test",
+    }
+    (root / "configs/eval_set.yaml").write_text(yaml.safe_dump(pin))
+
+
+def test_rules_from_judges_with_the_trusted_rules_and_reports_the_pr_change(
+    trained_project, trusted_root: Path, tmp_path: Path, gates_yaml
+) -> None:  # type: ignore[no-untyped-def]
+    from modelops.adapters.dvc import md5
+
+    s = trained_project.settings
+    _pin(trusted_root, md5(s.path(s.data.paths.eval)))
+    # The "PR head" (the project's config dir) demands the impossible; the trusted rules do not.
+    gates_yaml(lambda d: d["absolute"].append({"metric": "roc_auc", "min": 0.999}))
+    out = tmp_path / "gate"
+    code = trained_project.run(
+        "gate", "--candidate", str(trained_project.version), "--champion", "none",
+        "--rules-from", str(trusted_root), "--out", str(out),
+    )  # fmt: skip
+    report = json.loads((out / "gate.json").read_text())
+    assert code == 0 and report["verdict"] == "pass", report["summary"]
+    assert "roc_auc >= 0.999" not in _checks(report)
+    trusted_gates = (trusted_root / "configs/gates.yaml").read_bytes()
+    assert report["rules"]["source"] == "trusted"
+    assert report["rules"]["gates_sha256"] == hashlib.sha256(trusted_gates).hexdigest()
+    assert report["eval_set"]["pinned_md5"] == report["eval_set"]["md5"]
+    # The project (the "PR head") has no pin while the trusted side does: that is a rotation too.
+    changes = {c["file"]: c for c in report["rule_changes"]}
+    assert set(changes) == {"gates.yaml", "eval_set.yaml"}
+    assert "+- metric: roc_auc" in changes["gates.yaml"]["diff"] and not changes["gates.yaml"]["rotation"]
+    assert changes["eval_set.yaml"]["rotation"]
+    md = (out / "gate.md").read_text()
+    assert md.index("This PR changes the gate's rules") < md.index("Gate passed")
+    assert f"--rules-from {trusted_root}" in report["reproduce"]
+
+
+def test_pin_mismatch_fails_closed_naming_both_md5s(
+    trained_project, trusted_root: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from modelops.adapters.dvc import md5
+
+    s = trained_project.settings
+    _pin(trusted_root, "0" * 32)
+    out = tmp_path / "gate"
+    code = trained_project.run(
+        "gate", "--candidate", str(trained_project.version), "--champion", "none",
+        "--rules-from", str(trusted_root), "--out", str(out),
+    )  # fmt: skip
+    report = json.loads((out / "gate.json").read_text())
+    assert code == 2 and report["verdict"] == "error"
+    actual = md5(s.path(s.data.paths.eval))
+    assert actual in report["error"] and "0" * 32 in report["error"] and "eval_set.yaml" in report["error"]
+
+
+def test_a_slice_value_absent_from_the_eval_set_is_a_config_error(
+    trained_project, tmp_path: Path, gates_yaml, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    gates_yaml(lambda d: d["slices"]["items"][0].update(value="enterprize"))
+    code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, "none")
+    assert code == 2 and report["verdict"] == "error"
+    assert "plan = 'enterprize' does not occur" in report["error"] and "enterprise" in report["error"]

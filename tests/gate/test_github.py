@@ -1,6 +1,8 @@
 """The GitHub adapter and `modelops comment` against the local fake GitHub API."""
 
+import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,7 @@ def test_comment_is_created_then_updated_in_place(github_env: FakeGitHub, tmp_pa
         ("GET", "/repos/acme/churn/issues/7/comments"),
         ("POST", "/repos/acme/churn/issues/7/comments"),
         ("GET", "/repos/acme/churn/issues/7/comments"),
+        ("GET", "/user"),  # 403 for an installation token: the comment must be github-actions[bot]'s
         ("PATCH", f"/repos/acme/churn/issues/comments/{comment['id']}"),
     ]
     assert all(r["authorization"] == "Bearer test-token" for r in github_env.requests)
@@ -74,7 +77,11 @@ def test_listing_is_paginated(fake_github: FakeGitHub) -> None:
         gh.upsert_comment(9, "first")
         made = gh.upsert_comment(9, "second")
     assert not made.created
-    pages = [r["query"].get("page", "1") for r in fake_github.requests if r["method"] == "GET"]
+    pages = [
+        r["query"].get("page", "1")
+        for r in fake_github.requests
+        if r["method"] == "GET" and r["path"].endswith("/comments")
+    ]
     assert pages == ["1", "2", "3", "1", "2", "3"]
     assert sum("modelops:gate" in c["body"] for c in _comments(fake_github)) == 1
 
@@ -101,11 +108,145 @@ def test_client_errors_name_the_permission_or_resource(
     assert gh.waits == []  # type: ignore[attr-defined]  # client errors are not retried
 
 
-def test_server_errors_are_retried_with_backoff(fake_github: FakeGitHub) -> None:
+def _calls(fake: FakeGitHub) -> list[str]:
+    return [f"{r['method']} {r['path']}" for r in fake.requests]
+
+
+def test_a_post_refused_before_it_applied_is_retried_after_looking(fake_github: FakeGitHub) -> None:
     fake_github.fail(502, times=2, method="POST")
     with _client(fake_github, backoff=0.5) as gh:
         assert gh.upsert_comment(5, "body").created
     assert gh.waits == [0.5, 1.0]  # type: ignore[attr-defined]
+    posts = [c for c in _calls(fake_github) if c.startswith("POST")]
+    assert len(posts) == 3
+    # Between two POSTs there is always a lookup of the comments.
+    calls = _calls(fake_github)
+    for first, second in itertools.pairwise([i for i, c in enumerate(calls) if c.startswith("POST")]):
+        assert "GET /repos/acme/churn/issues/5/comments" in calls[first + 1 : second]
+    assert len(_comments(fake_github)) == 1
+
+
+def test_a_comment_post_that_applied_then_502d_creates_one_comment(fake_github: FakeGitHub) -> None:
+    fake_github.fail(502, method="POST", after=True)
+    with _client(fake_github) as gh:
+        made = gh.upsert_comment(5, "body")
+    [comment] = _comments(fake_github)
+    assert made.created and made.id == comment["id"]
+    assert gh.waits == [1.0]  # type: ignore[attr-defined]  # the 502 was seen, then the lookup
+    assert sum(c.startswith("POST") for c in _calls(fake_github)) == 1
+
+
+def test_a_comment_post_whose_answer_was_lost_creates_one_comment(fake_github: FakeGitHub) -> None:
+    fake_github.fail(200, method="POST", stall=3)  # applied, then no answer before the client times out
+    with _client(fake_github, timeout=0.5) as gh:
+        made = gh.upsert_comment(5, "body")
+    [comment] = _comments(fake_github)
+    assert made.id == comment["id"]
+    assert gh.waits == [1.0]  # type: ignore[attr-defined]  # the timeout was seen, then the lookup
+    assert sum(c.startswith("POST") for c in _calls(fake_github)) == 1
+
+
+def test_an_issue_post_that_applied_then_502d_creates_one_issue(fake_github: FakeGitHub) -> None:
+    with _client(fake_github) as gh:
+        gh.create_issue("Drift detected", "an older alert")  # same title: the key, not the title, decides
+        fake_github.fail(502, method="POST", after=True)
+        issue = gh.create_issue("Drift detected", "details", labels=["monitoring"])
+    assert len(fake_github.state.issues) == 2
+    assert issue["number"] == fake_github.state.issues[-1]["number"]
+    assert issue["body"].endswith("\ndetails")
+    assert sum(c == "POST /repos/acme/churn/issues" for c in _calls(fake_github)) == 2
+
+
+def test_a_pull_post_that_applied_then_502d_creates_one_pull(fake_github: FakeGitHub) -> None:
+    fake_github.fail(502, method="POST", after=True)
+    with _client(fake_github) as gh:
+        pull = gh.create_pull("promote/m-v3-canary", "main", "release(m): promote v3", "why")
+    [stored] = fake_github.state.pulls
+    assert pull["number"] == stored["number"]
+    lookups = [r for r in fake_github.requests if r["method"] == "GET" and r["path"].endswith("/pulls")]
+    assert lookups[0]["query"]["head"] == "acme:promote/m-v3-canary"
+
+
+def test_a_failed_post_not_found_by_lookup_is_sent_again(fake_github: FakeGitHub) -> None:
+    fake_github.fail(503, method="POST", path_contains="/pulls")
+    with _client(fake_github) as gh:
+        pull = gh.create_pull("rollback/canary-abc", "main", "Revert", "why")
+    [stored] = fake_github.state.pulls
+    assert pull["number"] == stored["number"]
+    assert sum(c.endswith("/pulls") and c.startswith("POST") for c in _calls(fake_github)) == 2
+
+
+def test_a_post_that_keeps_failing_says_nothing_was_created(fake_github: FakeGitHub) -> None:
+    fake_github.fail(502, times=10, method="POST")
+    with (
+        _client(fake_github, retries=2) as gh,
+        pytest.raises(GitHubError, match="found nothing, so nothing was created"),
+    ):
+        gh.create_issue("t", "b")
+    assert fake_github.state.issues == []
+
+
+def test_reads_are_retried_on_server_errors(fake_github: FakeGitHub) -> None:
+    fake_github.fail(500, times=2, method="GET")
+    with _client(fake_github, backoff=0.5) as gh:
+        assert gh.upsert_comment(5, "body").created
+    assert gh.waits == [0.5, 1.0]  # type: ignore[attr-defined]
+
+
+def test_a_dispatch_is_never_retried_after_a_server_error(fake_github: FakeGitHub) -> None:
+    fake_github.fail(502, method="POST", path_contains="/dispatches", after=True)
+    with _client(fake_github) as gh, pytest.raises(GitHubError, match="may or may not have started a run"):
+        gh.dispatch_workflow("train.yml", "main")
+    assert fake_github.state.dispatches == [{"workflow": "train.yml", "ref": "main"}]
+    assert gh.waits == []  # type: ignore[attr-defined]
+
+
+def test_a_rate_limited_dispatch_is_retried(fake_github: FakeGitHub) -> None:
+    # GitHub refuses a rate-limited request before doing anything, so sending it again is safe.
+    fake_github.fail(429, method="POST", headers={"Retry-After": "2"})
+    with _client(fake_github) as gh:
+        gh.dispatch_workflow("train.yml", "main", inputs={"reason": "drift"})
+    assert gh.waits == [2.0]  # type: ignore[attr-defined]
+    assert fake_github.state.dispatches == [
+        {"workflow": "train.yml", "ref": "main", "inputs": {"reason": "drift"}}
+    ]
+
+
+def test_sticky_comment_leaves_another_users_comment_alone(fake_github: FakeGitHub) -> None:
+    fake_github.user_token("mallory-token", "mallory")
+    with github.GitHub("mallory-token", "acme/churn", fake_github.url) as mallory:
+        mallory.request(
+            "POST",
+            "/repos/acme/churn/issues/4/comments",
+            permission="x",
+            resource="y",
+            json={"body": "<!-- modelops:gate -->\n## ✅ Gate passed (not really)"},
+        )
+    with _client(fake_github) as gh:
+        made = gh.upsert_comment(4, "## ❌ Gate failed")
+        again = gh.upsert_comment(4, "## ❌ Gate failed, v2")
+    by_user = {c["user"]["login"]: c["body"] for c in _comments(fake_github)}
+    assert by_user == {
+        "mallory": "<!-- modelops:gate -->\n## ✅ Gate passed (not really)",
+        "github-actions[bot]": "<!-- modelops:gate -->\n## ❌ Gate failed, v2",
+    }
+    assert made.created and not again.created and again.id == made.id
+
+
+def test_a_user_token_updates_its_own_comment_found_through_get_user(fake_github: FakeGitHub) -> None:
+    fake_github.user_token("alice-token", "alice")
+    fake_github.user_token("bob-token", "bob")
+    with github.GitHub("bob-token", "acme/churn", fake_github.url) as bob:
+        bob.upsert_comment(2, "bob's report")
+    with github.GitHub("alice-token", "acme/churn", fake_github.url) as alice:
+        alice.upsert_comment(2, "alice's report")
+        assert alice.login == "alice"
+        alice.upsert_comment(2, "alice's report v2")
+    by_user = {c["user"]["login"]: c["body"] for c in _comments(fake_github)}
+    assert by_user == {
+        "bob": "<!-- modelops:gate -->\nbob's report",
+        "alice": "<!-- modelops:gate -->\nalice's report v2",
+    }
 
 
 def test_rate_limits_honour_retry_after_then_fail_clearly(fake_github: FakeGitHub) -> None:
@@ -138,7 +279,10 @@ def test_create_issue_and_pull(fake_github: FakeGitHub) -> None:
     assert issue["number"] and issue["labels"] == ["monitoring"]
     assert pull["head"] == "retrain/42"
     posted = [r["json"] for r in fake_github.requests if r["method"] == "POST"]
-    assert posted[0] == {"title": "Drift detected", "body": "details", "labels": ["monitoring"]}
+    assert posted[0]["title"] == "Drift detected" and posted[0]["labels"] == ["monitoring"]
+    # The body carries a hidden idempotency key, then the text.
+    key, text = posted[0]["body"].split("\n", 1)
+    assert re.fullmatch(r"<!-- modelops:key=[0-9a-f]{32} -->", key) and text == "details"
 
 
 def test_comment_command_reports_missing_configuration(monkeypatch, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

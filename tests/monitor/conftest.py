@@ -9,7 +9,6 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
-import yaml
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -18,6 +17,7 @@ from churn.pipeline import build_pipeline
 from modelops.adapters import dvc
 from modelops.monitor.config import FILENAME, MonitoringConfig
 from modelops.settings import Scenario, Settings, load_section, load_settings
+from tests.release.records import TAGS, make_record, write_record
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_ROWS = 20_000
@@ -72,16 +72,9 @@ def project(tmp_path_factory) -> Project:
 
 
 def write_release(root: Path, version: int, train_md5: str) -> Path:
-    doc = {
-        "schema_version": 1,
-        "model": {"name": "churn", "version": version, "uri": f"models:/churn/{version}", "sha256": "0" * 64},
-        "lineage": {"data_md5": "f" * 32, "train_md5": train_md5, "eval_md5": "e" * 32},
-        "track": "stable",
-    }
-    path = root / "releases" / "churn" / f"v{version}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(doc))
-    return path
+    """A valid release record (the release step's one writer) naming `train_md5` as its training data."""
+    tags = {**TAGS, "train_md5": train_md5}
+    return write_record(root, make_record(version, "0" * 64, tags=tags, track="stable"))
 
 
 def write_logs(

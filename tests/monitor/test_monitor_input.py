@@ -74,7 +74,7 @@ def test_reference_missing_from_the_dvc_cache_names_the_md5_and_dvc_pull(project
         ):
             run(project, tmp_path, logs)
         rel.write_text("lineage: {}\n")
-        with pytest.raises(MissingEvidence, match=r"v9\.yaml: lineage\.train_md5 is missing"):
+        with pytest.raises(MissingEvidence, match=r"v9\.yaml: schema_version: Field required"):
             run(project, tmp_path, logs)
     finally:
         rel.unlink()

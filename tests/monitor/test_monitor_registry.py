@@ -5,11 +5,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
 from churn.data import generate
 from modelops.adapters import tracking
+from modelops.release import record
 from modelops.settings import Scenario
+from tests.release.records import TAGS, make_record
 
 from .conftest import write_logs
 
@@ -26,20 +27,10 @@ def test_monitor_finds_the_reference_through_the_release_and_scores_it_with_the_
     release = p.root / "releases" / settings.model.name / f"v{p.version}.yaml"
     saved = release.read_bytes() if release.is_file() else None
     release.parent.mkdir(parents=True, exist_ok=True)
-    release.write_text(
-        yaml.safe_dump(
-            {
-                "schema_version": 1,
-                "model": {
-                    "name": mv.name,
-                    "version": mv.version,
-                    "uri": mv.uri,
-                    "sha256": mv.tags["model_sha256"],
-                },
-                "lineage": {"train_md5": mv.tags["train_md5"], "data_md5": mv.tags["data_md5"]},
-            }
-        )
-    )
+    lineage = {"train_md5": mv.tags["train_md5"], "data_md5": mv.tags["data_md5"]}
+    sha = mv.tags["model_sha256"]
+    rec = make_record(mv.version, sha, name=mv.name, tags=TAGS | lineage, run_id=mv.run_id)
+    release.write_text(record.dump(rec))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             model = tracking.load_verified(

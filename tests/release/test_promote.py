@@ -5,14 +5,19 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
+from modelops import tags as T
 from modelops.adapters import kustomize, tracking
 from modelops.cli import main
+from modelops.digest import file_digest
+from modelops.errors import MissingEvidence
 from modelops.release import overlay, record, state
 from modelops.release.config import load_release_config
 
@@ -34,14 +39,29 @@ class Registry:
     ungated: int  # no gate tags at all
 
 
-def _pass_gate(name: str, version: int, tmp: Path) -> None:
+GATE_AT = "2025-01-01T00:00:00+00:00"  # long before any rollback a test makes
+
+
+def _pass_gate(name: str, version: int, tmp: Path, configs: Path) -> None:
+    """What the gate writes on a pass: verdict, report digest, the rules' digests and the time."""
     mv = tracking.get_version(name, version)
     report = tmp / f"v{version}" / "gate.json"
     report.parent.mkdir(parents=True)
     report.write_text(json.dumps({"version": version, "verdict": "pass"}))
     tracking.log_artifact(mv.run_id, report, "gate")
     sha = hashlib.sha256(report.read_bytes()).hexdigest()
-    tracking.set_version_tags(name, version, {"gate.verdict": "pass", "gate.report_sha256": sha})
+    tracking.set_version_tags(
+        name,
+        version,
+        {
+            T.GATE_VERDICT: "pass",
+            T.GATE_REPORT_SHA256: sha,
+            T.GATE_RULES_SHA256: file_digest(configs / "gates.yaml"),
+            T.GATE_FEATURES_SHA256: file_digest(configs / "features.yaml"),
+            T.GATE_EVAL_MD5: mv.tags[T.EVAL_MD5],
+            T.GATE_AT: GATE_AT,
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +71,9 @@ def registry(trained_project, tmp_path_factory: pytest.TempPathFactory) -> Regis
     name = trained_project.settings.model.name
     passed, second, ungated = (trained_project.train("train.params.max_iter=10") for _ in range(3))
     tmp = tmp_path_factory.mktemp("gate")
-    _pass_gate(name, passed, tmp)
-    _pass_gate(name, second, tmp)
+    configs = trained_project.root / "configs"
+    _pass_gate(name, passed, tmp, configs)
+    _pass_gate(name, second, tmp, configs)
     return Registry(tracking.local_tracking_uri(trained_project.root), passed, second, ungated)
 
 
@@ -104,21 +125,27 @@ def test_promote_writes_release_card_and_overlay_consistently(
         == 0
     )
     cfg = load_release_config(repo / "configs")
-    rec = record.load(cfg.release_path(repo, "churn", v).read_text(), "release")
+    rec = record.read(repo, "churn", v)
     mv = tracking.get_version("churn", v)
-    assert rec["model"] == {
+    assert rec.model.model_dump() == {
         "name": "churn",
         "version": v,
         "uri": f"models:/churn/{v}",
         "run_id": mv.run_id,
-        "sha256": mv.tags["model_sha256"],
+        "sha256": mv.tags[T.MODEL_SHA256],
     }
-    assert rec["gate"] == {"verdict": "pass", "report_sha256": mv.tags["gate.report_sha256"], "pr": 12}
-    assert (
-        rec["lineage"]["git_sha"] == mv.tags["git_sha"] and rec["lineage"]["eval_md5"] == mv.tags["eval_md5"]
-    )
-    assert "scikit-learn" in rec["lineage"]["environment"]["packages"]
-    assert (rec["track"], rec["promoted_by"], rec["previous_version"]) == ("canary", "alice", None)
+    assert rec.gate.model_dump() == {
+        "verdict": "pass",
+        "report_sha256": mv.tags[T.GATE_REPORT_SHA256],
+        "pr": 12,
+        "gates_sha256": file_digest(repo / "configs/gates.yaml"),
+        "features_sha256": file_digest(repo / "configs/features.yaml"),
+        "eval_md5": mv.tags[T.EVAL_MD5],
+        "at": "2025-01-01T00:00:00Z",
+    }
+    assert rec.lineage.git_sha == mv.tags[T.GIT_SHA] and rec.lineage.eval_md5 == mv.tags[T.EVAL_MD5]
+    assert "scikit-learn" in rec.lineage.environment.packages
+    assert (rec.track, rec.promoted_by, rec.previous_version) == ("canary", "alice", None)
     card_text = cfg.card_path(repo, "churn", v).read_text()
     assert f"# Model card: churn v{v}" in card_text and mv.tags["model_sha256"] in card_text
     assert "valid_roc_auc" in card_text and "rollback --track canary" in card_text
@@ -126,32 +153,34 @@ def test_promote_writes_release_card_and_overlay_consistently(
     assert (env["MODEL_VERSION"], env["MODEL_SHA256"]) == (str(v), mv.tags["model_sha256"])
     assert overlay.replicas((state.overlay_dir(repo, "canary") / "kustomization.yaml").read_text(), "") == 1
     assert state.stable_version(repo) is None
-    # One commit holding exactly those four files, named for rollback to find.
+    # Two commits: the audit record first, then the pointer that rollback finds by its trailers.
     assert git(repo, "status", "--porcelain") == ""
     msg = git(repo, "log", "-1", "--format=%B")
     assert msg.startswith(f"release(churn): promote v{v} to canary\n") and "Modelops-Track: canary" in msg
-    assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == sorted(
-        [
-            f"releases/churn/v{v}.yaml",
-            f"model_cards/churn/v{v}.md",
-            "k8s/overlays/canary/model.env",
-            "k8s/overlays/canary/kustomization.yaml",
-        ]
-    )
+    assert f"Modelops-Version: {v}" in msg and f"releases/churn/v{v}.yaml" in msg
+    assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == [
+        "k8s/overlays/canary/kustomization.yaml",
+        "k8s/overlays/canary/model.env",
+    ]
+    assert git(repo, "log", "-1", "--format=%s", "HEAD~1").strip() == f"release(churn): record v{v}"
+    assert "Modelops-Track" not in git(repo, "log", "-1", "--format=%B", "HEAD~1")
+    assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD~1").split()) == [
+        f"model_cards/churn/v{v}.md",
+        f"releases/churn/v{v}.yaml",
+    ]
     capsys.readouterr()
     assert cli(repo, "release", "verify", "--render") == 0
 
     assert cli(repo, "promote", str(v), "--to", "stable", "--commit", "--promoted-by", "bob") == 0
     assert state.stable_version(repo) == v and state.track_version(repo, "canary") is None
     assert overlay.replicas((state.overlay_dir(repo, "canary") / "kustomization.yaml").read_text(), "") == 0
-    assert record.load(cfg.release_path(repo, "churn", v).read_text(), "r") == rec, (
-        "release files are append-only"
-    )
+    assert record.read(repo, "churn", v) == rec, "release files are append-only"
     assert "Modelops-Track: stable" in git(repo, "log", "-1", "--format=%B")
+    assert "releases/" not in git(repo, "show", "--name-only", "--format=", "HEAD"), "pointer only"
 
     w = registry.second
     assert cli(repo, "promote", str(w), "--to", "canary", "--promoted-by", "carol") == 0
-    assert record.load(cfg.release_path(repo, "churn", w).read_text(), "r")["previous_version"] == v
+    assert record.read(repo, "churn", w).previous_version == v
     assert git(repo, "status", "--porcelain").strip(), "without --commit the change is left for review"
     assert cli(repo, "release", "verify") == 0
 
@@ -164,6 +193,10 @@ def test_promote_writes_release_card_and_overlay_consistently(
         "gate_failed",
         "gate_report_tampered",
         "digest_mismatch",
+        "digest_absent",
+        "rules_absent",
+        "rules_changed",
+        "features_changed",
         "already_released",
         "stable_skips_live_canary",
     ],
@@ -172,12 +205,19 @@ def test_bad_promotions_refuse_and_write_nothing(
     case: str, repo: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     v, restore, target = registry.passed, {}, "canary"
+    mv = tracking.get_version("churn", v)
+    gates_here = file_digest(repo / "configs/gates.yaml")
     expected = {
         "unregistered": "is not registered",
         "no_gate": "has no gate.verdict tag",
         "gate_failed": "gate.verdict='fail'",
         "gate_report_tampered": "gate/gate.json sha256",
-        "digest_mismatch": "does not match its model_sha256 tag",
+        "digest_mismatch": f"does not match the expected {'0' * 64} (its model_sha256 tag)",
+        "digest_absent": "no expected sha256 in its model_sha256 tag",
+        "rules_absent": f"gate ran without rule digests (no gate.gates_sha256 tag; gates.yaml here has "
+        f"sha256 {gates_here}); re-run the gate",
+        "rules_changed": "was gated under a different gates.yaml: gate.gates_sha256=",
+        "features_changed": "was gated under a different features.yaml: gate.features_sha256=",
         "already_released": "append-only",
         "stable_skips_live_canary": "would retire it unjudged",
     }[case]
@@ -185,23 +225,31 @@ def test_bad_promotions_refuse_and_write_nothing(
         v = 9999
     elif case == "no_gate":
         v = registry.ungated
-    elif case in {"gate_failed", "gate_report_tampered", "digest_mismatch"}:
+    elif case in {"gate_failed", "gate_report_tampered", "digest_mismatch", "digest_absent", "rules_absent"}:
         tag = {
-            "gate_failed": "gate.verdict",
-            "gate_report_tampered": "gate.report_sha256",
-            "digest_mismatch": "model_sha256",
+            "gate_failed": T.GATE_VERDICT,
+            "gate_report_tampered": T.GATE_REPORT_SHA256,
+            "digest_mismatch": T.MODEL_SHA256,
+            "digest_absent": T.MODEL_SHA256,
+            "rules_absent": T.GATE_RULES_SHA256,
         }[case]
-        restore = {tag: tracking.get_version("churn", v).tags[tag]}
-        tracking.set_version_tags("churn", v, {tag: "fail" if case == "gate_failed" else "0" * 64})
+        restore = {tag: mv.tags[tag]}
+        value = {"gate_failed": "fail", "digest_absent": "", "rules_absent": ""}.get(case, "0" * 64)
+        if value:
+            tracking.set_version_tags("churn", v, {tag: value})
+        else:
+            _delete_tag("churn", v, tag)
+    elif case in {"rules_changed", "features_changed"}:
+        # The branch we promote from has other rules than the ones the gate judged under.
+        name = "gates.yaml" if case == "rules_changed" else "features.yaml"
+        path = repo / "configs" / name
+        path.write_text(path.read_text() + "\n# tightened after the gate ran\n")
+        git(repo, "commit", "-qam", f"tighten {name}")
+        tag = T.GATE_RULES_SHA256 if case == "rules_changed" else T.GATE_FEATURES_SHA256
+        expected += f"{mv.tags[tag]}, but {path} here has sha256 {file_digest(path)}; re-run the gate"
     elif case == "already_released":
-        assert cli(repo, "promote", str(v), "--to", "canary", "--commit", "--promoted-by", "a") == 0
-        git(repo, "revert", "--no-edit", "HEAD")  # canary gone, but the version was released before
-        # Someone restores the record (it survives in history); promoting it again must not overwrite it.
-        path = load_release_config(repo / "configs").release_path(repo, "churn", v)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(git(repo, "show", f"HEAD~1:releases/churn/v{v}.yaml"))
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", "keep record")
+        for track in ("canary", "stable"):
+            assert cli(repo, "promote", str(v), "--to", track, "--commit", "--promoted-by", "a") == 0
     elif case == "stable_skips_live_canary":
         assert cli(repo, "promote", str(v), "--to", "canary", "--commit", "--promoted-by", "a") == 0
         v, target = registry.second, "stable"
@@ -215,6 +263,12 @@ def test_bad_promotions_refuse_and_write_nothing(
     err = capsys.readouterr().err
     assert rc != 0 and expected in err, err
     assert tree(repo) == before and git(repo, "status", "--porcelain") == ""
+
+
+def _delete_tag(name: str, version: int, tag: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient().delete_model_version_tag(name, str(version), tag)
 
 
 def test_revert_round_trip_is_byte_identical(
@@ -257,3 +311,118 @@ def test_revert_round_trip_is_byte_identical(
         == 0
     )
     assert os.environ.get("MLFLOW_TRACKING_URI") == registry.uri
+
+
+def test_rollback_keeps_records_and_a_rolled_back_version_needs_a_newer_gate(
+    repo: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelops.monitor import reference as monitor_ref
+
+    v = registry.passed
+    cfg = load_release_config(repo / "configs")
+    first = render_all(repo)
+    assert cli(repo, "promote", str(v), "--to", "canary", "--commit", "--promoted-by", "a") == 0
+    rec = record.read(repo, "churn", v)
+    assert cli(repo, "rollback", "--track", "canary") == 0
+    assert render_all(repo) == first, "the pointer is reverted byte for byte"
+    assert record.read(repo, "churn", v) == rec and cfg.card_path(repo, "churn", v).is_file()
+    assert "releases/" not in git(repo, "show", "--name-only", "--format=", "HEAD")
+    assert cli(repo, "release", "verify") == 0
+    # Monitoring the rolled-back version's logs still finds its record (then wants its training data).
+    with pytest.raises(MissingEvidence, match=rf"md5 {rec.lineage.train_md5} \(release v{v}\) is not in"):
+        monitor_ref.from_release(repo, "churn", str(v))
+
+    rolled_at = git(repo, "log", "-1", "--format=%cI").strip()
+    capsys.readouterr()
+    before = tree(repo)
+    assert cli(repo, "promote", str(v), "--to", "canary", "--commit", "--promoted-by", "a") == 1
+    err = capsys.readouterr().err
+    rolled = record.utc_second(record.parse_time(rolled_at, "t"))
+    assert (
+        f"was rolled back from canary at {rolled}" in err and "last gate ran at 2025-01-01T00:00:00Z" in err
+    )
+    assert tree(repo) == before
+
+    # A gate run after the rollback lets it back in: no new record, only a new pointer commit.
+    time.sleep(1.1)  # git dates have one-second resolution
+    tracking.set_version_tags("churn", v, {T.GATE_AT: datetime.now(UTC).isoformat()})
+    try:
+        assert cli(repo, "promote", str(v), "--to", "canary", "--commit", "--promoted-by", "a") == 0
+    finally:
+        tracking.set_version_tags("churn", v, {T.GATE_AT: GATE_AT})
+    assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == [
+        "k8s/overlays/canary/kustomization.yaml",
+        "k8s/overlays/canary/model.env",
+    ]
+    assert state.track_version(repo, "canary") == v and record.read(repo, "churn", v) == rec
+    assert cli(repo, "release", "verify") == 0
+
+
+def test_rollback_after_reverts_of_reverts_reverts_the_live_commit(
+    repo: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v, w = registry.passed, registry.second
+    for argv in ((str(v), "--to", "canary"), (str(v), "--to", "stable")):
+        assert cli(repo, "promote", *argv, "--commit", "--promoted-by", "a") == 0
+    on_v = render_all(repo)
+    assert cli(repo, "promote", str(w), "--to", "canary", "--commit", "--promoted-by", "a") == 0
+    with_w = render_all(repo)
+    assert cli(repo, "rollback", "--track", "canary") == 0  # R1 reverts w's pointer
+    assert render_all(repo) == on_v
+    git(repo, "revert", "--no-edit", "HEAD")  # R2: someone reverts the rollback; w serves again
+    r2 = git(repo, "rev-parse", "HEAD").strip()
+    assert render_all(repo) == with_w and state.track_version(repo, "canary") == w
+    capsys.readouterr()
+    # The live canary promotion is R2 (not v's old, already retired canary promotion).
+    assert cli(repo, "rollback", "--track", "canary", "--dry-run") == 0
+    assert f"git revert --no-edit {r2}" in capsys.readouterr().out
+    assert cli(repo, "rollback", "--track", "canary") == 0
+    assert render_all(repo) == on_v and state.stable_version(repo) == v
+    assert state.track_version(repo, "canary") is None
+    assert cli(repo, "release", "verify", "--render") == 0
+    # Revert that rollback too, then roll back once more: still the live one, still the right overlay.
+    git(repo, "revert", "--no-edit", "HEAD")
+    r4 = git(repo, "rev-parse", "HEAD").strip()
+    assert state.track_version(repo, "canary") == w
+    capsys.readouterr()
+    assert cli(repo, "rollback", "--track", "canary") == 0
+    assert f"git revert --no-edit {r4}" in capsys.readouterr().out
+    assert render_all(repo) == on_v
+
+
+@pytest.mark.parametrize("failing", ["record", "pointer"])
+def test_a_failing_commit_restores_the_tree_and_says_why_in_one_line(
+    failing: str, repo: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hook rejects the first (record) or the second (pointer) commit: nothing is left behind."""
+    hook = repo / ".git" / "hooks" / "commit-msg"
+    word = "record v" if failing == "record" else "Modelops-Track"
+    reject = f'echo "policy: no {failing} commits" >&2; exit 1'
+    hook.write_text(f'#!/bin/sh\nif grep -q "{word}" "$1"; then {reject}; fi\n')
+    hook.chmod(0o755)
+    (repo / "notes.txt").write_text("someone's unrelated staged work\n")
+    git(repo, "add", "notes.txt")
+    head, before, status = git(repo, "rev-parse", "HEAD"), tree(repo), git(repo, "status", "--porcelain")
+    capsys.readouterr()
+    rc = main(
+        [
+            "--root",
+            str(repo),
+            "promote",
+            str(registry.passed),
+            "--to",
+            "canary",
+            "--commit",
+            "--promoted-by",
+            "a",
+        ]
+    )
+    out = capsys.readouterr()
+    assert rc == 1
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.err, out.err
+    assert "not made, the tree is restored: git commit failed" in lines[0]
+    assert f"policy: no {failing} commits" in lines[0]
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert tree(repo) == before and git(repo, "status", "--porcelain") == status
+    assert not (repo / "releases" / "churn").exists(), "no empty directories left behind either"

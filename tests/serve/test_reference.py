@@ -1,35 +1,22 @@
 """Where the served model's reference comes from, and what is refused (unit)."""
 
+import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from modelops.errors import ConfigError, DigestMismatch
 from modelops.serve.reference import from_env, make_ref, resolve, verify
+from tests.conftest import REPO
+from tests.release.records import make_record, write_record
 
 SHA = "a" * 64
 
 
 def write_release(root: Path, version: int = 3, sha: str = SHA) -> Path:
-    path = root / "releases" / "churn" / f"v{version}.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "schema_version": 1,
-                "model": {
-                    "name": "churn",
-                    "version": version,
-                    "uri": f"models:/churn/{version}",
-                    "run_id": "r1",
-                    "sha256": sha,
-                },
-                "lineage": {"git_sha": "deadbeef", "data_md5": "m" * 32},
-            }
-        )
-    )
-    return path
+    """A valid record (built by the release step's one writer) where its one reader looks."""
+    shutil.copytree(REPO / "configs", root / "configs", dirs_exist_ok=True)
+    return write_record(root, make_record(version, sha))
 
 
 def test_release_file_gives_reference_and_lineage(tmp_path: Path) -> None:
@@ -39,8 +26,8 @@ def test_release_file_gives_reference_and_lineage(tmp_path: Path) -> None:
         "churn",
         "3",
         SHA,
-        "r1",
-        "deadbeef",
+        "0" * 32,
+        "b" * 40,
     )
     assert ref.release_file.endswith("releases/churn/v3.yaml")
 
@@ -51,6 +38,7 @@ def test_env_is_used_without_a_release(tmp_path: Path) -> None:
 
 
 def test_stable_overlay_is_the_last_resort(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "configs", tmp_path / "configs")  # releases_dir comes from release.yaml
     env = tmp_path / "k8s/overlays/production/model.env"
     env.parent.mkdir(parents=True)
     env.write_text(f"MODEL_NAME=churn\nMODEL_URI=models:/churn/3\nMODEL_VERSION=3\nMODEL_SHA256={SHA}\n")

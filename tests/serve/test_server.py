@@ -11,8 +11,10 @@ import orjson
 import pytest
 import yaml
 
+from modelops.release import record
 from modelops.serve.metrics import multiprocess_mode
 from modelops.serve.scoring import PipelineScorer
+from tests.release.records import TAGS, make_record
 from tests.serve.conftest import ServeProject, Server, running, start_server
 
 pytestmark = pytest.mark.integration
@@ -184,27 +186,15 @@ def test_openapi_states_the_rules_of_features_yaml(server: Server, serve_project
 def test_release_file_and_shadow_scoring(serve_project: ServeProject, tmp_path: Path) -> None:
     primary, shadow = serve_project.primary, serve_project.shadow
     release = tmp_path / "v1.yaml"
-    release.write_text(
-        yaml.safe_dump(
-            {
-                "schema_version": 1,
-                "model": {
-                    "name": "churn",
-                    "version": primary.version,
-                    "uri": primary.uri,
-                    "run_id": "run-x",
-                    "sha256": primary.sha256,
-                },
-                "lineage": {"git_sha": "feedface", "data_md5": "e" * 32},
-            }
-        )
-    )
+    git_sha = "feedface" * 5
+    rec = make_record(primary.version, primary.sha256, tags=TAGS | {"git_sha": git_sha})
+    release.write_text(record.dump(rec))
     with running(serve_project.root, shadow.env("SHADOW_"), tmp_path, "--release", str(release)) as srv:
         deadline = time.monotonic() + 60
         while "on" not in httpx.get(f"{srv.url}/metadata").json()["shadow"] and time.monotonic() < deadline:
             time.sleep(0.2)
         meta = httpx.get(f"{srv.url}/metadata").json()
-        assert meta["release_file"] == str(release) and meta["git_sha"] == "feedface"
+        assert meta["release_file"] == str(release) and meta["git_sha"] == git_sha
         assert meta["shadow"] == f"on: {shadow.version}"
         records = serve_project.records[:5]
         resp = post(srv, {"records": records}, headers={"x-request-id": "with-sh-1"})

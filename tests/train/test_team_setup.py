@@ -148,8 +148,8 @@ def test_train_registers_against_tracking_server_on_postgresql(
     mlflow_server: str, postgres: str, tmp_path: Path
 ) -> None:
     project = Project(make_project(tmp_path / "team", rows=3000, max_iter=10))
-    for stage in ("ingest", "validate", "split"):
-        project.sh(str(Path(sys.executable).with_name("modelops")), "data", stage)
+    for step in (["ingest"], ["validate"], ["eval-set", "create"], ["split"]):
+        project.sh(str(Path(sys.executable).with_name("modelops")), "data", *step)
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server}
     out = subprocess.run(
         [str(Path(sys.executable).with_name("modelops")), "train"],

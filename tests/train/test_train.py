@@ -7,7 +7,11 @@ import pytest
 from mlflow import MlflowClient
 
 from modelops.adapters import tracking
-from tests.conftest import Project
+from modelops.data.baseline import load_profile
+from modelops.data.evalset import load_pin
+from modelops.errors import DigestMismatch, SchemaViolation
+from modelops.tags import BASELINE_PROFILE_ARTIFACT
+from tests.conftest import SMALL_ROWS, Project
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +28,37 @@ def test_dvc_pipeline_registered_a_version_with_lineage(trained_project: Project
     assert mv.tags["data_md5"] in lock and mv.tags["eval_md5"] in lock and mv.tags["train_md5"] in lock
     assert mv.tags["model_sha256"] == tracking.model_sha256(mv)
     assert len(mv.tags["config_sha256"]) == 64
+    assert mv.tags["eval_md5"] == load_pin(p.root / "configs").md5  # the pinned set, not a split
+
+
+def test_run_logs_the_baseline_profile_it_was_accepted_against(trained_project: Project) -> None:
+    p = trained_project
+    tracking.configure(p.root)
+    mv = tracking.get_version("churn", p.version)
+    logged = Path(MlflowClient().download_artifacts(mv.run_id, BASELINE_PROFILE_ARTIFACT))
+    assert logged.read_bytes() == (p.root / "data/baseline/profile.json").read_bytes()
+    assert load_profile(logged).rows == SMALL_ROWS
+
+
+def test_train_and_evaluate_fail_closed_on_a_tampered_eval_set(trained_project: Project) -> None:
+    p = trained_project
+    pin = load_pin(p.root / "configs")
+    eval_file = p.root / pin.path
+    original = eval_file.read_bytes()
+    report = (p.root / "artifacts/evaluate/report.json").read_bytes()
+    tracking.configure(p.root)
+    versions = len(MlflowClient().search_model_versions("name='churn'"))
+    try:
+        eval_file.chmod(0o644)
+        eval_file.write_bytes(original[:-8] + b"tampered")
+        with pytest.raises(DigestMismatch, match=f"differs from the pin {pin.md5}"):
+            p.train()
+        assert p.run("evaluate") == DigestMismatch.exit_code
+        assert (p.root / "artifacts/evaluate/report.json").read_bytes() == report
+    finally:
+        eval_file.write_bytes(original)
+    tracking.configure(p.root)
+    assert len(MlflowClient().search_model_versions("name='churn'")) == versions  # nothing registered
 
 
 def test_run_has_params_curves_plots_environment(trained_project: Project) -> None:
@@ -87,3 +122,16 @@ def test_repro_skips_unchanged_stages(trained_project: Project) -> None:
 
     out = trained_project.sh(str(Path(sys.executable).with_name("dvc")), "status")
     assert "up to date" in out.stdout.lower()
+
+
+def test_train_refuses_a_validation_report_for_another_snapshot(trained_project: Project) -> None:
+    p = trained_project
+    report_path = p.root / "data/validated/report.json"
+    original = report_path.read_text()
+    stale = json.loads(original) | {"md5": "0" * 32}
+    try:
+        report_path.write_text(json.dumps(stale))
+        with pytest.raises(SchemaViolation, match=r"validated snapshot md5 0{32} is not the current"):
+            p.train()
+    finally:
+        report_path.write_text(original)

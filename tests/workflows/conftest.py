@@ -32,8 +32,12 @@ def push_payload(sha: str, branch: str = "main") -> dict[str, object]:
     return {"ref": f"refs/heads/{branch}", "after": sha, "head_commit": {"id": sha}, **_repo()}
 
 
-def pr_payload(sha: str, number: int, action: str = "synchronize", **extra: object) -> dict[str, object]:
-    pr = {"number": number, "head": {"sha": sha, "ref": f"feature-{number}"}, "base": {"ref": "main"}}
+def pr_payload(
+    sha: str, number: int, action: str = "synchronize", base_sha: str | None = None, **extra: object
+) -> dict[str, object]:
+    """`base_sha`: the base commit the gate judges with (default: the head, a PR at main's tip)."""
+    base = {"ref": "main", "sha": base_sha or sha}
+    pr = {"number": number, "head": {"sha": sha, "ref": f"feature-{number}"}, "base": base}
     return {"action": action, "number": number, "pull_request": pr, **_repo(), **extra}
 
 

@@ -144,7 +144,10 @@ def make_project(tmp: Path) -> Project:
     create_experiment(project)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "initial")
-    # The developer's side of the contract: data stages reproduced, pushed, dvc.lock committed.
+    # The developer's side of the contract: the first snapshot validated, the evaluation set cut
+    # and pinned once (as `make demo` does), data stages reproduced, pushed, dvc.lock committed.
+    run([str(VENV / "bin" / "dvc"), "repro", "-q", "validate"], root, project.env())
+    project.modelops("data", "eval-set", "create")
     run([str(VENV / "bin" / "dvc"), "repro", "-q", "split"], root, project.env())
     run([str(VENV / "bin" / "dvc"), "push", "-q"], root, project.env())
     project.commit_all("data: snapshot")

@@ -16,11 +16,15 @@ def test_promotion_pr_carries_a_release_commit_that_verifies(
     clone = project.clone(promoted.branch, tmp_path / "promotion")
 
     subject = h.git(clone, "log", "-1", "--format=%s")
-    files = set(h.git(clone, "show", "--name-only", "--format=", "HEAD").splitlines())
+    pointer = set(h.git(clone, "show", "--name-only", "--format=", "HEAD").splitlines())
+    audit = set(h.git(clone, "show", "--name-only", "--format=", "HEAD~1").splitlines())
     assert "v1" in subject and "canary" in subject
-    assert {"releases/churn/v1.yaml", "model_cards/churn/v1.md", "k8s/overlays/canary/model.env"} <= files
+    # Two commits: the record and card (kept by any rollback), then the pointer a rollback reverts.
+    assert audit == {"releases/churn/v1.yaml", "model_cards/churn/v1.md"}
+    assert "k8s/overlays/canary/model.env" in pointer and not pointer & audit
+    assert "Modelops-Track: canary" in h.git(clone, "log", "-1", "--format=%B")
     assert "MODEL_VERSION=1" in (clone / "k8s/overlays/canary/model.env").read_text()
-    assert not any(f.startswith("k8s/overlays/production/") for f in files), "canary first, never stable"
+    assert not any(f.startswith("k8s/overlays/production/") for f in pointer), "canary first, never stable"
     project.modelops("--root", str(clone), "release", "verify", cwd=clone)
 
     (pull,) = [p for p in fake_github.state.pulls if p["head"] == promoted.branch]

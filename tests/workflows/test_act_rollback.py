@@ -1,4 +1,4 @@
-"""rollback.yml under act: the revert PR renders the manifests from before the promotion, byte for byte."""
+"""rollback.yml under act: the revert PR restores the manifests byte for byte and keeps the records."""
 
 import pytest
 
@@ -27,3 +27,8 @@ def test_rollback_pr_restores_the_previous_manifests(
     rolled_back = render(project, clone, tmp_path / "render-rolled-back")
     for overlay in sorted(promoted.before.glob("*.yaml")):
         assert (rolled_back / overlay.name).read_bytes() == overlay.read_bytes(), overlay.name
+    # Only the pointer was reverted: the record and card of v1 (which served) stay, and verify agrees.
+    reverted = set(h.git(clone, "show", "--name-only", "--format=", "HEAD").splitlines())
+    assert reverted and all(f.startswith("k8s/overlays/") for f in reverted), reverted
+    assert (clone / "releases/churn/v1.yaml").is_file() and (clone / "model_cards/churn/v1.md").is_file()
+    project.modelops("--root", str(clone), "release", "verify", cwd=clone)

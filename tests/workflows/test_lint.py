@@ -64,12 +64,17 @@ def test_security_defaults(path: Path) -> None:
             assert "${{ github.event" not in step.get("run", ""), f"{name}: event field interpolated into run"
 
 
-def test_release_workflows_share_a_non_cancelling_concurrency_group() -> None:
-    groups = {
-        p.stem: _load(p).get("concurrency") for p in WORKFLOWS if p.stem in {"promote", "canary", "rollback"}
-    }
-    assert {g["group"] for g in groups.values()} == {"release"}
-    assert all(g["cancel-in-progress"] is False for g in groups.values())
+def test_release_workflows_never_cancel_in_progress() -> None:
+    # Which groups may meet (a rollback must never share one) is checked in
+    # tests/release/test_workflow_concurrency.py; here: no release run is cancelled midway.
+    for path in WORKFLOWS:
+        if path.stem not in {"promote", "canary", "rollback"}:
+            continue
+        doc = _load(path)
+        nodes = [doc, *doc["jobs"].values()]
+        found = [n["concurrency"] for n in nodes if n.get("concurrency")]
+        assert found, f"{path.name}: no concurrency group"
+        assert all(c["cancel-in-progress"] is False for c in found), path.name
 
 
 def test_secrets_only_in_jobs_with_an_environment() -> None:
@@ -97,3 +102,12 @@ def test_codeowners_guard_releases() -> None:
     owners = (GITHUB / "CODEOWNERS").read_text()
     for path in ("/releases/", "/model_cards/", "/k8s/overlays/production/"):
         assert re.search(rf"^{re.escape(path)}\s+@", owners, re.M), path
+
+
+def test_ci_and_ci_run_install_system_packages_through_one_script() -> None:
+    steps = [
+        s.get("run", "") for job in _load(GITHUB / "workflows/ci.yml")["jobs"].values() for s in job["steps"]
+    ]
+    install = next(i for i, run in enumerate(steps) if "bash .ci/system-deps.sh" in run)
+    assert install < next(i for i, run in enumerate(steps) if "make test" in run)
+    assert "bash .ci/system-deps.sh" in (PROJECT / ".ci/run").read_text()

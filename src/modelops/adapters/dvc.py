@@ -32,3 +32,12 @@ def cached_path(root: Path, md5_hex: str) -> Path | None:
     """Where DVC 3's local cache keeps the file with this md5 (files/md5/ab/cdef...), if present."""
     path = root / ".dvc" / "cache" / "files" / "md5" / md5_hex[:2] / md5_hex[2:]
     return path if path.is_file() else None
+
+
+def track(root: Path, path: Path) -> Path:
+    """`dvc add PATH`: cache the file and write its `.dvc` pointer (committed to git); returns it."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        repo.add(str(path))
+    return path.with_name(path.name + ".dvc")

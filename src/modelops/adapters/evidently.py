@@ -78,6 +78,23 @@ def run_drift(
     return snapshot, scores
 
 
+def drift_verdicts(
+    current: pd.DataFrame, reference: pd.DataFrame, columns: list[Column]
+) -> dict[str, tuple[float, bool]]:
+    """{column: (drift score, drifted)}: Evidently's own test verdict, so p-value methods
+    (ks, chisquare: drift when the score is BELOW the threshold) and distances both work."""
+    snapshot, scores = run_drift(current, reference, columns)
+    failed: dict[str, bool] = {}
+    for test in snapshot.dict().get("tests", []):
+        params = test.get("metric_config", {}).get("params", {})
+        if params.get("type", "").endswith(":ValueDrift"):
+            failed[params["column"]] = test.get("status") == "FAIL"
+    absent = [c.name for c in columns if c.name not in failed]
+    if absent:
+        raise RuntimeError(f"Evidently returned no drift test for {absent}")
+    return {name: (score, failed[name]) for name, score in scores.items()}
+
+
 def save(snapshot: Any, html: Path, json_path: Path) -> None:
     snapshot.save_html(str(html))
     snapshot.save_json(str(json_path))

@@ -1,8 +1,15 @@
-"""GitHub REST adapter: sticky PR comments, issues and pull requests (httpx).
+"""GitHub REST adapter: sticky PR comments, issues, pull requests and workflow dispatches (httpx).
+
+Callers depend on the `GitHubPort` Protocol; `GitHub` is the real adapter and
+tests/fakes/github_memory.py the in-memory one.
 
 GITHUB_API_URL makes GitHub Enterprise work. 401/403/404/422 become one clear line
-naming the missing permission or resource; 5xx, 429 and rate-limited 403s are retried
-with backoff (honouring Retry-After / x-ratelimit-reset), then fail clearly.
+naming the missing permission or resource. 429 and rate-limited 403s are retried with
+backoff (honouring Retry-After / x-ratelimit-reset): GitHub refuses those before doing
+anything. A 5xx or a dropped connection is different: the write may have been applied
+before the failure, so reads and PATCHes are retried, but a POST that creates something is
+retried only after looking the object up (by its marker or idempotency key) and not finding
+it. A workflow dispatch returns no id to look up, so it is never retried after such a failure.
 """
 
 import json
@@ -11,15 +18,20 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from uuid import uuid4
 
 import httpx
 
-from modelops.errors import GitHubError
+from modelops.errors import GitHubError, GitHubHTTPError
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
+# A GITHUB_TOKEN (an app installation token) cannot call GET /user; its comments are
+# written as this bot. MODELOPS_GITHUB_LOGIN overrides it for another app.
+DEFAULT_APP_LOGIN = "github-actions[bot]"
+KEY_PREFIX = "modelops:key="
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,10 @@ class Comment:
     id: int
     url: str
     created: bool
+
+
+class _Unconfirmed(GitHubError):
+    """A POST failed in a way that does not say whether GitHub applied it (5xx, dropped connection)."""
 
 
 def marker_tag(marker: str) -> str:
@@ -39,6 +55,41 @@ def marker_tag(marker: str) -> str:
 def with_marker(body: str, marker: str) -> str:
     tag = marker_tag(marker)
     return body if tag in body else f"{tag}\n{body}"
+
+
+def new_key() -> str:
+    """An idempotency key for one logical create: the same key on a retry finds the first attempt."""
+    return uuid4().hex
+
+
+def key_marker(key: str) -> str:
+    return f"{KEY_PREFIX}{key}"
+
+
+def carries(item: Mapping[str, Any], tag: str) -> bool:
+    return tag in (item.get("body") or "")
+
+
+def written_by(item: Mapping[str, Any], login: str) -> bool:
+    return str((item.get("user") or {}).get("login", "")).lower() == login.lower()
+
+
+class GitHubPort(Protocol):
+    """What the lifecycle needs from GitHub; `GitHub` (httpx) and the in-memory fake implement it."""
+
+    repository: str
+
+    def upsert_comment(self, number: int, body: str, marker: str = "modelops:gate") -> "Comment": ...
+
+    def create_issue(
+        self, title: str, body: str, labels: Sequence[str] = (), key: str | None = None
+    ) -> dict[str, Any]: ...
+
+    def create_pull(
+        self, head: str, base: str, title: str, body: str, draft: bool = False, key: str | None = None
+    ) -> dict[str, Any]: ...
+
+    def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str] | None = None) -> None: ...
 
 
 def append_step_summary(body: str, env: Mapping[str, str] | None = None) -> bool:
@@ -88,7 +139,7 @@ def _wait_seconds(response: httpx.Response | None, attempt: int, backoff: float,
 
 
 class GitHub:
-    """A small client for one repository."""
+    """A small client for one repository (implements `GitHubPort`)."""
 
     def __init__(
         self,
@@ -100,6 +151,7 @@ class GitHub:
         backoff: float = 1.0,
         max_wait: float = 60.0,
         timeout: float = 30.0,
+        app_login: str = DEFAULT_APP_LOGIN,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not token:
@@ -112,6 +164,8 @@ class GitHub:
         self.retries = retries
         self.backoff = backoff
         self.max_wait = max_wait
+        self.app_login = app_login
+        self._login: str | None = None
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=api_url.rstrip("/"),
@@ -127,6 +181,7 @@ class GitHub:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> "GitHub":
         env = os.environ if env is None else env
+        kwargs.setdefault("app_login", env.get("MODELOPS_GITHUB_LOGIN") or DEFAULT_APP_LOGIN)
         return cls(
             env.get("GITHUB_TOKEN", ""),
             env.get("GITHUB_REPOSITORY", ""),
@@ -148,30 +203,78 @@ class GitHub:
     def request(
         self, method: str, path: str, *, permission: str, resource: str, **kwargs: Any
     ) -> httpx.Response:
-        """One API call with retries; `permission` and `resource` name what an error is about."""
+        """One API call; `permission` and `resource` name what an error is about.
+
+        Rate limits are retried for every method. A 5xx or a transport error is retried for
+        reads and updates; for a POST it raises `_Unconfirmed` at once, because the object may
+        exist already (callers look it up before trying again, see `_create`).
+        """
         what = f"{method} {path}"
+        replayable = method.upper() != "POST"
         last = ""
         for attempt in range(self.retries + 1):
             response: httpx.Response | None = None
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last = f"{type(exc).__name__}: {exc}".rstrip(": ")
+                if not replayable:
+                    raise _Unconfirmed(f"GitHub API {what}: {last}") from exc
             else:
                 if response.status_code < 400:
                     return response
-                if not (response.status_code >= 500 or _rate_limited(response)):
-                    raise GitHubError(self._explain(response, what, permission, resource))
                 last = f"{response.status_code} {response.reason_phrase} {_github_message(response)}".strip()
+                if not _rate_limited(response):
+                    if response.status_code < 500:
+                        raise GitHubHTTPError(
+                            self._explain(response, what, permission, resource), response.status_code
+                        )
+                    if not replayable:
+                        raise _Unconfirmed(f"GitHub API {what}: {last}")
             if attempt == self.retries:
                 break
-            wait = _wait_seconds(response, attempt, self.backoff, time.time())
-            if wait > self.max_wait:
-                raise GitHubError(
-                    f"GitHub API {what}: rate limited for {wait:.0f}s more ({last}); try again later"
-                )
-            self._sleep(wait)
+            self._wait(response, attempt, what, last)
         raise GitHubError(f"GitHub API {what}: still failing after {self.retries + 1} attempts ({last})")
+
+    def _wait(self, response: httpx.Response | None, attempt: int, what: str, last: str) -> None:
+        wait = _wait_seconds(response, attempt, self.backoff, time.time())
+        if wait > self.max_wait:
+            raise GitHubError(
+                f"GitHub API {what}: rate limited for {wait:.0f}s more ({last}); try again later"
+            )
+        self._sleep(wait)
+
+    def _create(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        *,
+        permission: str,
+        resource: str,
+        find: Callable[[], dict[str, Any] | None],
+    ) -> tuple[dict[str, Any], bool]:
+        """POST once; after an unconfirmed failure, return the object if `find` sees it, else POST again.
+
+        Returns (object, True) when this POST's response carried it, (object, False) when it was
+        found by lookup after a failure. GitHub's listings can lag a write by a moment, which is
+        one more reason the backoff comes before the lookup.
+        """
+        what = f"POST {path}"
+        last = ""
+        for attempt in range(self.retries + 1):
+            try:
+                response = self.request("POST", path, permission=permission, resource=resource, json=payload)
+                return dict(response.json()), True
+            except _Unconfirmed as exc:
+                last = str(exc)
+            self._wait(None, attempt, what, last)
+            found = find()
+            if found is not None:
+                return found, False
+        raise GitHubError(
+            f"{last}; still failing after {self.retries + 1} attempts; looked for it after each "
+            "failure and found nothing, so nothing was created"
+        )
 
     def _explain(self, response: httpx.Response, what: str, permission: str, resource: str) -> str:
         code = response.status_code
@@ -193,64 +296,150 @@ class GitHub:
             return f"{head}: GitHub rejected the request for {resource}: {detail}"
         return f"{head}: {detail}"
 
-    def _pages(self, path: str, *, permission: str, resource: str) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, path: str, *, permission: str, resource: str, params: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Every item of a paginated listing, following the Link: rel="next" header."""
         url: str | None = path
-        params: dict[str, Any] | None = {"per_page": PER_PAGE}
+        query: dict[str, Any] | None = {"per_page": PER_PAGE, **(params or {})}
         while url:
-            response = self.request("GET", url, permission=permission, resource=resource, params=params)
+            response = self.request("GET", url, permission=permission, resource=resource, params=query)
             yield from response.json()
             url = response.links.get("next", {}).get("url")
-            params = None  # the next link carries its own query
+            query = None  # the next link carries its own query
+
+    # ------------------------------------------------------------ identity
+
+    @property
+    def login(self) -> str:
+        """Who the token writes as: GET /user for a user token, the app's bot for an installation token."""
+        if self._login is None:
+            try:
+                response = self.request("GET", "/user", permission="(none)", resource="the token's user")
+            except GitHubHTTPError as exc:
+                # An installation token (GITHUB_TOKEN) gets 403 "Resource not accessible by integration".
+                if exc.status != 403:
+                    raise
+                self._login = self.app_login
+            else:
+                self._login = str(response.json()["login"])
+        return self._login
 
     # ------------------------------------------------------------ operations
 
     def upsert_comment(self, number: int, body: str, marker: str = "modelops:gate") -> Comment:
-        """Update the comment carrying `marker` on issue/PR `number`, or create it."""
+        """Update our own comment carrying `marker` on issue/PR `number`, or create it.
+
+        Only comments written by the token's identity are updated: anyone can paste the marker
+        into a comment, and a sticky report must not overwrite someone else's words.
+        """
         tag = marker_tag(marker)
         text = with_marker(body, marker)
         repo = f"/repos/{self.repository}"
         permission = "pull-requests: write (or issues: write)"
         resource = f"pull request #{number}"
-        for existing in self._pages(
-            f"{repo}/issues/{number}/comments", permission=permission, resource=resource
-        ):
-            if tag in (existing.get("body") or ""):
-                response = self.request(
-                    "PATCH",
-                    f"{repo}/issues/comments/{existing['id']}",
-                    permission=permission,
-                    resource=f"comment {existing['id']} on #{number}",
-                    json={"body": text},
-                )
-                data = response.json()
-                return Comment(int(data["id"]), str(data.get("html_url", "")), created=False)
-        response = self.request(
-            "POST",
+
+        def ours() -> dict[str, Any] | None:
+            listing = self._pages(
+                f"{repo}/issues/{number}/comments", permission=permission, resource=resource
+            )
+            return next((c for c in listing if carries(c, tag) and written_by(c, self.login)), None)
+
+        existing = ours()
+        if existing is not None:
+            response = self.request(
+                "PATCH",
+                f"{repo}/issues/comments/{existing['id']}",
+                permission=permission,
+                resource=f"comment {existing['id']} on #{number}",
+                json={"body": text},
+            )
+            data = response.json()
+            return Comment(int(data["id"]), str(data.get("html_url", "")), created=False)
+        data, _ = self._create(
             f"{repo}/issues/{number}/comments",
+            {"body": text},
             permission=permission,
             resource=resource,
-            json={"body": text},
+            find=ours,
         )
-        data = response.json()
         return Comment(int(data["id"]), str(data.get("html_url", "")), created=True)
 
-    def create_issue(self, title: str, body: str, labels: Sequence[str] = ()) -> dict[str, Any]:
-        response = self.request(
-            "POST",
-            f"/repos/{self.repository}/issues",
-            permission="issues: write",
-            resource="issues",
-            json={"title": title, "body": body, "labels": list(labels)},
-        )
-        return dict(response.json())
+    def create_issue(
+        self, title: str, body: str, labels: Sequence[str] = (), key: str | None = None
+    ) -> dict[str, Any]:
+        """Open an issue; its body carries a hidden idempotency key so a retry never opens a second one."""
+        tag = marker_tag(key_marker(key or new_key()))
+        permission = "issues: write"
 
-    def create_pull(self, head: str, base: str, title: str, body: str, draft: bool = False) -> dict[str, Any]:
-        response = self.request(
-            "POST",
-            f"/repos/{self.repository}/pulls",
-            permission="pull-requests: write (and contents: write to push the branch)",
-            resource=f"branch {head!r} -> {base!r}",
-            json={"head": head, "base": base, "title": title, "body": body, "draft": draft},
+        def find() -> dict[str, Any] | None:
+            # Newest first: the issue a failed POST created is on the first page. No `creator`
+            # filter: the key is unique, and how GitHub spells a bot's login there varies.
+            response = self.request(
+                "GET",
+                f"/repos/{self.repository}/issues",
+                permission=permission,
+                resource="issues",
+                params={"state": "all", "sort": "created", "direction": "desc", "per_page": PER_PAGE},
+            )
+            return next((i for i in response.json() if "pull_request" not in i and carries(i, tag)), None)
+
+        issue, _ = self._create(
+            f"/repos/{self.repository}/issues",
+            {"title": title, "body": f"{tag}\n{body}", "labels": list(labels)},
+            permission=permission,
+            resource="issue",
+            find=find,
         )
-        return dict(response.json())
+        return issue
+
+    def create_pull(
+        self, head: str, base: str, title: str, body: str, draft: bool = False, key: str | None = None
+    ) -> dict[str, Any]:
+        """Open a PR from `head`; after an unconfirmed failure the open PR for `head` with our key is it."""
+        tag = marker_tag(key_marker(key or new_key()))
+        permission = "pull-requests: write (and contents: write to push the branch)"
+        resource = f"pull request {head!r} -> {base!r}"
+        owner = self.repository.split("/")[0]
+
+        def find() -> dict[str, Any] | None:
+            response = self.request(
+                "GET",
+                f"/repos/{self.repository}/pulls",
+                permission=permission,
+                resource=resource,
+                params={"head": f"{owner}:{head}", "base": base, "state": "all"},
+            )
+            return next((p for p in response.json() if carries(p, tag)), None)
+
+        pull, _ = self._create(
+            f"/repos/{self.repository}/pulls",
+            {"head": head, "base": base, "title": title, "body": f"{tag}\n{body}", "draft": draft},
+            permission=permission,
+            resource=resource,
+            find=find,
+        )
+        return pull
+
+    def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str] | None = None) -> None:
+        """Trigger `workflow` on `ref`. Not retried after a 5xx or a dropped connection.
+
+        The dispatch API answers 204 with no run id, and the run it starts shows up in the run
+        list only after a delay, under an id we cannot tie to this request; a lookup cannot prove
+        it did not happen, and a blind retry could train twice. So the failure is reported with
+        where to look, and a person (or the next monitoring run) decides.
+        """
+        path = f"/repos/{self.repository}/actions/workflows/{workflow}/dispatches"
+        try:
+            self.request(
+                "POST",
+                path,
+                permission="actions: write",
+                resource=f"workflow {workflow}",
+                json={"ref": ref, **({"inputs": dict(inputs)} if inputs else {})},
+            )
+        except _Unconfirmed as exc:
+            raise GitHubError(
+                f"{exc}; the dispatch of {workflow} on {ref} may or may not have started a run, so it "
+                f"was not retried: check the runs of {workflow} in {self.repository} before dispatching again"
+            ) from exc

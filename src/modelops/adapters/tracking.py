@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelops.digest import directory_sha256
+from modelops.digest import directory_sha256, verify_directory
 from modelops.errors import DigestMismatch, NotRegistered
 
 LOCAL_DIR = ".mlflow"
@@ -183,11 +183,7 @@ def load_verified(
 ) -> Any:
     """Download, check the digest, and only then deserialise."""
     local = download_model(mv, dst)
-    actual = directory_sha256(local)
-    if actual != expected_sha256:
-        raise DigestMismatch(
-            f"{mv.uri}: artifact sha256 {actual} does not match the expected {expected_sha256}"
-        )
+    verify_directory(local, expected_sha256, what=mv.uri)
     return load_sklearn(local, trusted_types)
 
 

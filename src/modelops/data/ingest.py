@@ -5,7 +5,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from modelops.adapters import dvc
 from modelops.contract import load_package
+from modelops.data.baseline import (
+    BaselineTolerances,
+    build_profile,
+    check_baseline,
+    load_profile,
+    load_tolerances,
+    save_profile,
+)
 from modelops.data.validate import validate_frame
 from modelops.errors import SchemaViolation
 from modelops.settings import Settings
@@ -33,19 +42,60 @@ def read_table(path: Path) -> pd.DataFrame:
         raise SchemaViolation(f"{path}: unreadable table ({type(exc).__name__}: {exc})") from exc
 
 
-def validate(settings: Settings, path: Path | None = None) -> dict[str, object]:
-    """Validate the raw snapshot and write the report the downstream stages depend on.
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root) if path.is_relative_to(root) else path)
 
-    On failure no report is written (and a stale one is removed), so nothing
-    downstream can run on bad data.
+
+def check_against_baseline(
+    frame: pd.DataFrame, settings: Settings, tolerances: BaselineTolerances
+) -> dict[str, object]:
+    """The baseline half of validation: compare with the committed profile, fail closed.
+
+    No profile yet (the very first snapshot) is a bootstrap: nothing to compare against,
+    stated in the report.
     """
+    profile_path = settings.path(settings.data.paths.profile)
+    shown = _relative(profile_path, settings.root)
+    if not profile_path.is_file():
+        return {
+            "status": "bootstrap",
+            "profile": shown,
+            "detail": "no profile yet: nothing to compare against; this snapshot becomes the baseline",
+        }
+    result = check_baseline(frame, load_profile(profile_path), tolerances)
+    if not result.passed:
+        raise SchemaViolation(f"{result.summary()} [baseline {shown}]")
+    return {"status": "passed", "profile": shown, "baseline_rows": result.baseline_rows}
+
+
+def validate(settings: Settings, path: Path | None = None) -> dict[str, object]:
+    """Validate a snapshot: the static schema, then the baseline of the last accepted snapshot.
+
+    Without `path` this is the pipeline's validate stage on the raw snapshot: on pass it writes
+    the report the downstream stages depend on and the new profile (the snapshot is accepted);
+    on failure no report is written (a stale one is removed), so nothing downstream runs on bad
+    data, and the accepted profile is left as it was. With `path` it only checks that file.
+    """
+    accept = path is None
     source = path or settings.path(settings.data.paths.raw)
     report_path = settings.path(settings.data.paths.validation_report)
-    report_path.unlink(missing_ok=True)
-    report = validate_frame(read_table(source), settings.features)
-    report["source"] = str(
-        source.relative_to(settings.root) if source.is_relative_to(settings.root) else source
-    )
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    if accept:
+        report_path.unlink(missing_ok=True)
+    tolerances = load_tolerances(settings.config_dir, settings.features)
+    frame = read_table(source)
+    report = validate_frame(frame, settings.features)
+    report["baseline"] = check_against_baseline(frame, settings, tolerances)
+    report["source"] = _relative(source, settings.root)
+    report["md5"] = dvc.md5(source)
+    if accept:
+        profile = build_profile(
+            frame,
+            settings.features,
+            tolerances.reference_rows,
+            tolerances.reference_seed,
+            source=f"{report['source']} md5={report['md5']}",
+        )
+        save_profile(profile, settings.path(settings.data.paths.profile))
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(json.dumps(report, indent=2) + "\n")
     return report

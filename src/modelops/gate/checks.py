@@ -2,41 +2,17 @@
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from modelops.gate.bootstrap import HIGHER_IS_BETTER, Interval, PairedEstimate
+from modelops.gate.bootstrap import BOOTSTRAP_METRICS, HIGHER_IS_BETTER, Interval, PairedEstimate
 from modelops.gate.config import Absolute, Change, Evidence
+from modelops.gate.schema import CheckResult, Kind, Status
 
-Status = Literal["pass", "fail", "missing", "skipped"]
-Kind = Literal["absolute", "change", "slice", "latency", "artifact", "evidence"]
+__all__ = ["CheckResult", "Kind", "Status"]
+
 MISSING = "missing evidence"
+UNKNOWN_METRIC = "unknown metric"
 FIRST_RELEASE = "first release: no champion, absolute checks only"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    kind: Kind
-    status: Status
-    value: float | str | None
-    threshold: str
-    message: str
-    metric: str | None = None
-    interval: tuple[float, float] | None = None
-    champion: float | None = None
-    delta: float | None = None
-    slice: str | None = None
-    support: int | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.status in ("fail", "missing")
-
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["interval"] = list(self.interval) if self.interval else None
-        return out
 
 
 def _number(value: Any) -> float | None:
@@ -106,6 +82,19 @@ def bounded(
 
 
 def absolute(rule: Absolute, values: Mapping[str, Any], intervals: Mapping[str, Interval]) -> CheckResult:
+    """A bound on a computed metric or a run metric; a name that is neither is a config mistake."""
+    if rule.metric not in values and rule.metric not in BOOTSTRAP_METRICS:
+        known = sorted(k for k in values if isinstance(k, str))
+        return CheckResult(
+            f"{rule.metric} {bound_text(rule.min, rule.max)}",
+            "absolute",
+            "missing",
+            None,
+            bound_text(rule.min, rule.max),
+            f"{UNKNOWN_METRIC} {rule.metric!r}: not computed by the gate ({', '.join(BOOTSTRAP_METRICS)}) "
+            f"and not among the candidate run's metrics ({', '.join(known) or 'none'})",
+            metric=rule.metric,
+        )
     return bounded(
         f"{rule.metric} {bound_text(rule.min, rule.max)}",
         "absolute",

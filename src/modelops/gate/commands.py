@@ -11,10 +11,20 @@ def _gate(args: argparse.Namespace) -> int:
 
     settings = load_settings(Path(args.root))
     out = Path(args.out)
+    # A relative --out lands in the root the gate judges from: the trusted one when given.
+    base = Path(args.rules_from).resolve() if args.rules_from else settings.root
     result = run_gate(
-        settings, args.candidate, args.champion, out if out.is_absolute() else settings.root / out, args.out
+        settings,
+        args.candidate,
+        args.champion,
+        out if out.is_absolute() else base / out,
+        args.out,
+        rules_from=None if args.rules_from is None else Path(args.rules_from),
+        rules_from_arg=args.rules_from,
     )
-    print(f"gate {result.verdict}: {result.report['summary']} ({result.out_dir / 'gate.md'})")
+    changed = ", ".join(c.file for c in result.report.rule_changes)
+    note = f"; judged by --rules-from, the PR changes {changed}" if changed else ""
+    print(f"gate {result.verdict}: {result.report.summary}{note} ({result.out_dir / 'gate.md'})")
     return result.exit_code
 
 
@@ -43,6 +53,13 @@ def register(sub: Any) -> None:
         default="auto",
         metavar="VERSION|auto|none",
         help="version to compare against; auto (default) = the current stable release, none = first release",
+    )
+    p.add_argument(
+        "--rules-from",
+        metavar="DIR",
+        help="trusted project root (in CI: the PR's base branch) whose configs/gates.yaml, features.yaml, "
+        "eval_set.yaml, evaluation set, serving threads and stable release judge the candidate; the --root "
+        "project's rule files are only diffed against them and reported at the top of gate.md",
     )
     p.add_argument(
         "--out", default="artifacts/gate", metavar="DIR", help="output directory (default: %(default)s)"

@@ -60,17 +60,48 @@ class Slice(_Strict):
     required: bool = False
 
 
+Blocks = Literal["all", "required", "none"]
+
+
+class SliceBlocking(_Strict):
+    """Which slice findings block the release: in every slice, only in `required` ones, or never.
+
+    regressed: the estimate is worse than the champion's beyond the tolerance.
+    inconclusive: the estimate is within tolerance but the interval is too wide to show
+    non-inferiority (typically a small slice). Non-blocking findings are listed as warnings.
+    """
+
+    regressed: Blocks = "all"
+    inconclusive: Blocks = "required"
+
+
 class Slices(_Strict):
     metric: BootstrapMetric = "roc_auc"
     min_support: int = Field(default=200, ge=1)
     tolerance: float = Field(default=0.02, ge=0)
+    blocking: SliceBlocking = SliceBlocking()
     items: tuple[Slice, ...] = ()
 
 
 class Latency(_Strict):
+    """Candidate and champion timed interleaved, in rounds, with the serving thread count.
+
+    Budgets are absolute p95s; `max_ratio` bounds candidate p95 / champion p95. A check
+    fails only when its whole interval is beyond the limit; when the interval straddles it,
+    or the runner is overloaded, the gate measures again (up to `attempts`) and then reports
+    "inconclusive" (a warning), never a failure caused by noise.
+    """
+
     single_row_p95_ms: float | None = Field(default=None, gt=0)
     batch_1000_p95_ms: float | None = Field(default=None, gt=0)
-    repeats: int = Field(default=50, ge=5, le=10_000)
+    max_ratio: float | None = Field(default=1.5, gt=1)
+    rounds: int = Field(default=30, ge=5, le=1000)
+    calls_per_round: int = Field(default=20, ge=5, le=1000)
+    attempts: int = Field(default=3, ge=1, le=10)
+    # The runner counts as overloaded when a fixed calibration loop's slowest round is this
+    # many times its fastest, or the champion's own per-round p95s spread this much.
+    max_calibration_spread: float = Field(default=3.0, gt=1)
+    max_champion_spread: float = Field(default=3.0, gt=0)
 
 
 class Artifact(_Strict):

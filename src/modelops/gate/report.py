@@ -1,37 +1,62 @@
 """gate.json (every check, value, interval and the lineage of both models) and gate.md (the PR comment).
 
-`render_markdown` is a pure function of the gate.json dict, so the comment a reviewer
-reads says exactly what the recorded report says.
+`build` assembles the typed `GateReport`; `render_markdown` is a pure function of it, so the
+comment a reviewer reads says exactly what the recorded report says.
 """
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from modelops import tags
+from modelops.gate import latency as lat
 from modelops.gate.bootstrap import HIGHER_IS_BETTER, PairedEstimate
 from modelops.gate.checks import FIRST_RELEASE, CheckResult
+from modelops.gate.rules import ROTATION, RuleChange
+from modelops.gate.schema import (
+    SCHEMA_VERSION,
+    GateReport,
+    LatencyReport,
+    LatencyTiming,
+    Rules,
+)
+from modelops.gate.schema import RuleChange as RuleChangeModel
 
-SCHEMA_VERSION = 1
-LINEAGE_KEYS = ("git_sha", "git_dirty", "data_md5", "train_md5", "eval_md5", "config_sha256", "model_sha256")
-_ICON = {"pass": "✅", "fail": "❌", "missing": "❌", "skipped": "➖", "error": "⚠️"}
+LINEAGE_KEYS = (*tags.LINEAGE, tags.MODEL_SHA256)
+_ICON = {"pass": "✅", "fail": "❌", "missing": "❌", "skipped": "➖", "warn": "⚠️", "error": "⚠️"}
+__all__ = ["SCHEMA_VERSION", "build", "error_report", "render_markdown"]
 
 
 def model_facts(
-    name: str, version: int, run_id: str, tags: Mapping[str, str], links: Mapping[str, str] | None = None
+    name: str, version: int, run_id: str, tags_: Mapping[str, str], links: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     return {
         "name": name,
         "version": version,
         "uri": f"models:/{name}/{version}",
         "run_id": run_id,
-        "lineage": {k: tags.get(k) for k in LINEAGE_KEYS},
+        "lineage": {k: tags_.get(k) for k in LINEAGE_KEYS},
         "links": dict(links or {}),
     }
 
 
 def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
+
+
+def clean(value: Any) -> Any:
+    """NaN/inf become None so gate.json stays strict JSON (missing evidence is already explicit)."""
+    if isinstance(value, np.generic):
+        return clean(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    return value
 
 
 def metric_rows(estimates: Mapping[str, PairedEstimate]) -> list[dict[str, Any]]:
@@ -53,6 +78,71 @@ def metric_rows(estimates: Mapping[str, PairedEstimate]) -> list[dict[str, Any]]
     return rows
 
 
+def latency_checks(decisions: Sequence[lat.Decision]) -> list[CheckResult]:
+    """Latency decisions as checks: an inconclusive one is a warning, never a failure."""
+    status = {"pass": "pass", "fail": "fail", "inconclusive": "warn"}
+    return [
+        CheckResult(
+            d.name,
+            "latency",
+            status[d.outcome],  # type: ignore[arg-type]
+            _num(d.value),
+            f"<= {d.limit:g}",
+            d.message if d.outcome != "inconclusive" else f"inconclusive: {d.message}",
+            metric=d.name.split(" ")[0],
+            interval=d.interval,
+        )
+        for d in decisions
+    ]
+
+
+def latency_report(timings: lat.Timings, threads: int, attempts: int, overload: str | None) -> LatencyReport:
+    rows = []
+    for workload in lat.WORKLOADS:
+        cand = lat.round_p95_ms(timings.candidate[workload])
+        champ = None if timings.champion is None else lat.round_p95_ms(timings.champion[workload])
+        p95, p95_ci = lat.median_interval(cand, 0.95)
+        ratio = ratio_ci = None
+        if champ is not None:
+            ratio, ratio_ci = lat.median_interval(cand / champ, 0.95, seed=1)
+        rows.append(
+            LatencyTiming(
+                workload=workload,
+                candidate_p95_ms=p95,
+                champion_p95_ms=None if champ is None else float(np.median(champ)),
+                ratio=ratio,
+                ratio_interval=ratio_ci,
+                candidate_p95_interval_ms=p95_ci,
+                candidate_spread=clean(lat.spread(cand)),
+                champion_spread=None if champ is None else clean(lat.spread(champ)),
+            )
+        )
+    return LatencyReport(
+        threads=threads,
+        rounds=len(timings.calibration),
+        attempts=attempts,
+        overloaded=overload is not None,
+        calibration_spread=clean(lat.calibration_spread(timings.calibration)),
+        timings=tuple(rows),
+        note=None if overload is None else f"runner overloaded: {overload}",
+    )
+
+
+def report_warnings(checks: Sequence[CheckResult]) -> list[str]:
+    """What the reviewer must know although it does not block: small or inconclusive slices, open latency."""
+    out = []
+    for c in checks:
+        if c.kind == "slice" and c.finding == "too small" and c.status == "skipped":
+            out.append(f"slice {c.name}: {c.message}; not judged (add evaluation rows or lower min_support)")
+        elif c.status == "warn":
+            out.append(f"{c.kind} {c.name}: {c.message}")
+    return out
+
+
+def _rule_changes(changes: Sequence[RuleChange]) -> tuple[RuleChangeModel, ...]:
+    return tuple(RuleChangeModel(file=c.file, diff=c.diff, rotation=c.rotation) for c in changes)
+
+
 def build(
     *,
     verdict: str,
@@ -63,48 +153,66 @@ def build(
     estimates: Mapping[str, PairedEstimate],
     checks: Sequence[CheckResult],
     reliability: dict[str, list[dict[str, float]]],
-    latency: dict[str, float],
+    latency: LatencyReport | None,
     artifact_bytes: int | None,
     reproduce: str,
-) -> dict[str, Any]:
-    """The gate.json document (plain data; key order is stable)."""
+    rules: Rules | None = None,
+    rule_changes: Sequence[RuleChange] = (),
+    warnings: Sequence[str] = (),
+) -> GateReport:
+    """The gate.json document, validated against its model."""
     failed = [c for c in checks if c.failed]
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "verdict": verdict,
-        "summary": f"{len(failed)} of {len(checks)} checks failed"
-        if failed
-        else f"all {len(checks)} checks pass",
-        "first_release": champion is None,
-        "note": FIRST_RELEASE if champion is None else None,
-        "candidate": candidate,
-        "champion": champion,
-        "eval_set": eval_set,
-        "bootstrap": bootstrap,
-        "metrics": metric_rows(estimates),
-        "checks": [c.as_dict() for c in checks],
-        "reliability": reliability,
-        "latency": latency,
-        "artifact": {"size_bytes": artifact_bytes},
-        "reproduce": reproduce,
-    }
+    return GateReport.model_validate(
+        {
+            "verdict": verdict,
+            "summary": f"{len(failed)} of {len(checks)} checks failed"
+            if failed
+            else f"all {len(checks)} checks pass",
+            "first_release": champion is None,
+            "note": FIRST_RELEASE if champion is None else None,
+            "candidate": clean(candidate),
+            "champion": clean(champion),
+            "rules": rules,
+            "rule_changes": _rule_changes(rule_changes),
+            "warnings": [*warnings, *report_warnings(checks)],
+            "eval_set": clean(eval_set),
+            "bootstrap": bootstrap,
+            "metrics": clean(metric_rows(estimates)),
+            "checks": [_clean_check(c) for c in checks],
+            "reliability": clean(reliability),
+            "latency": latency,
+            "artifact": {"size_bytes": artifact_bytes},
+            "reproduce": reproduce,
+        }
+    )
 
 
-def error_report(candidate: dict[str, Any] | None, error: str, reproduce: str) -> dict[str, Any]:
+def _clean_check(c: CheckResult) -> CheckResult:
+    from dataclasses import replace
+
+    return replace(
+        c,
+        value=clean(c.value),
+        champion=clean(c.champion),
+        delta=clean(c.delta),
+        interval=None if c.interval is None or any(not math.isfinite(v) for v in c.interval) else c.interval,
+    )
+
+
+def error_report(
+    candidate: dict[str, Any] | None, error: str, reproduce: str, rule_changes: Sequence[RuleChange] = ()
+) -> GateReport:
     """The report written when the gate could not evaluate (exit 2)."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "verdict": "error",
-        "summary": f"could not evaluate: {error}",
-        "candidate": candidate,
-        "error": error,
-        "reproduce": reproduce,
-    }
-
-
-def to_json(report: Mapping[str, Any]) -> bytes:
-    # allow_nan=False: NaN is not JSON; values are already None when missing.
-    return (json.dumps(report, indent=2, allow_nan=False) + "\n").encode()
+    return GateReport.model_validate(
+        {
+            "verdict": "error",
+            "summary": f"could not evaluate: {error}",
+            "candidate": clean(candidate),
+            "rule_changes": _rule_changes(rule_changes),
+            "error": error,
+            "reproduce": reproduce,
+        }
+    )
 
 
 # ---------------------------------------------------------------- markdown
@@ -130,68 +238,104 @@ def _link(text: str, url: str | None) -> str:
     return f"[{text}]({url})" if url else text
 
 
-def _title(r: Mapping[str, Any]) -> str:
-    cand = r.get("candidate") or {}
-    champ = r.get("champion")
-    who = f"`{cand.get('name', '?')}` v{cand.get('version', '?')}"
-    against = f" vs champion v{champ['version']}" if champ else ""
-    if r["verdict"] == "pass":
+def _title(r: GateReport) -> str:
+    cand = r.candidate
+    who = f"`{cand.name}` v{cand.version}" if cand else "`?`"
+    against = f" vs champion v{r.champion.version}" if r.champion else ""
+    if r.verdict == "pass":
         return f"## ✅ Gate passed: {who}{against}"
-    if r["verdict"] == "fail":
+    if r.verdict == "fail":
         return f"## ❌ Gate failed: {who}{against}"
     return f"## ⚠️ Gate could not evaluate: {who}"
 
 
-def _checks_table(checks: Sequence[Mapping[str, Any]]) -> list[str]:
+def rule_changes_block(changes: Sequence[RuleChangeModel]) -> list[str]:
+    """At the top of the comment: the PR edits the rules, and was judged by the base branch's."""
+    if not changes:
+        return []
+    files = ", ".join(f"`configs/{c.file}`" + (f" (**{ROTATION}**)" if c.rotation else "") for c in changes)
+    out = [
+        f"> [!WARNING]\n> **This PR changes the gate's rules: {files}.**",
+        "> It was judged by the **base branch's rules**, not by the ones it proposes. The new rules "
+        "take effect only after merge, with the owners' review (CODEOWNERS).",
+    ]
+    if any(c.rotation for c in changes):
+        out.append(
+            f"> **{ROTATION.capitalize()}:** the pinned evaluation set changes; candidate and champion "
+            "were scored on the base branch's pinned set."
+        )
+    out.append("")
+    for c in changes:
+        out += [
+            f"<details open><summary>configs/{c.file}</summary>",
+            "",
+            "```diff",
+            c.diff.rstrip("\n"),
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
+    return out
+
+
+def _checks_table(checks: Sequence[CheckResult]) -> list[str]:
     lines = ["| | Check | Kind | Value | Threshold | 95% CI | Detail |", "|---|---|---|---|---|---|---|"]
     # Failures first: the reviewer's eye lands on what blocks the release.
-    order = {"fail": 0, "missing": 0, "pass": 1, "skipped": 2}
-    for c in sorted((c for c in checks if c["kind"] != "slice"), key=lambda c: order.get(c["status"], 3)):
+    order = {"fail": 0, "missing": 0, "warn": 1, "pass": 2, "skipped": 3}
+    for c in sorted((c for c in checks if c.kind != "slice"), key=lambda c: order.get(c.status, 4)):
         lines.append(
-            f"| {_ICON[c['status']]} | {_cell(c['name'])} | {c['kind']} | {_cell(_f(c['value']))} "
-            f"| {_cell(c['threshold'])} | {_ci(c['interval'], signed=c['kind'] == 'change')} "
-            f"| {_cell(c['message'])} |"
+            f"| {_ICON[c.status]} | {_cell(c.name)} | {c.kind} | {_cell(_f(c.value))} "
+            f"| {_cell(c.threshold)} | {_ci(c.interval, signed=c.kind == 'change')} "
+            f"| {_cell(c.message)} |"
         )
     return lines
 
 
-def _metrics_table(r: Mapping[str, Any]) -> list[str]:
-    champ = r.get("champion")
-    conf = round(r["bootstrap"]["confidence"] * 100)
-    cand = r["candidate"]["version"]
+def _metrics_table(r: GateReport) -> list[str]:
+    champ = r.champion
+    if r.bootstrap is None or r.candidate is None:  # only an error report lacks them
+        return []
+    conf = round(r.bootstrap.confidence * 100)
+    cand = r.candidate.version
     if champ:
-        head = f"| Metric | Champion v{champ['version']} | Candidate v{cand} | Δ | {conf}% CI of Δ |"
+        head = f"| Metric | Champion v{champ.version} | Candidate v{cand} | Δ | {conf}% CI of Δ |"
     else:
         head = f"| Metric | Candidate v{cand} | {conf}% CI | | |"
     lines = [head, "|---|---|---|---|---|"]
-    for m in r["metrics"]:
-        better = "↑" if m["higher_is_better"] else "↓"
+    for m in r.metrics:
+        better = "↑" if m.higher_is_better else "↓"
         if champ:
             lines.append(
-                f"| {m['metric']} {better} | {_f(m['champion'])} | {_f(m['candidate'])} "
-                f"| {_f(m['delta'], signed=True)} | {_ci(m['delta_interval'], signed=True)} |"
+                f"| {m.metric} {better} | {_f(m.champion)} | {_f(m.candidate)} "
+                f"| {_f(m.delta, signed=True)} | {_ci(m.delta_interval, signed=True)} |"
             )
         else:
-            lines.append(
-                f"| {m['metric']} {better} | {_f(m['candidate'])} | {_ci(m['candidate_interval'])} | | |"
-            )
+            lines.append(f"| {m.metric} {better} | {_f(m.candidate)} | {_ci(m.candidate_interval)} | | |")
     return lines
 
 
-def _slices_table(slices: Sequence[Mapping[str, Any]]) -> list[str]:
+_FINDING = {
+    "regressed": "**regressed**",
+    "inconclusive": "inconclusive",
+    "too small": "too small to judge",
+    "below floor": "**below floor**",
+    "non-inferior": "non-inferior",
+    "first release": "first release",
+}
+
+
+def _slices_table(slices: Sequence[CheckResult]) -> list[str]:
     lines = [
         "| | Slice | Rows | Metric | Champion | Candidate | Δ | CI of Δ | Detail |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in slices:
-        regressed = s["status"] in ("fail", "missing")
-        mark = "❌ **regression**" if regressed and s["delta"] is not None else _ICON[s["status"]]
-        if s["status"] == "skipped" and "too small" in s["message"]:
-            mark = "➖ too small to judge"
+        mark = _ICON[s.status] + (f" {_FINDING[s.finding]}" if s.finding else "")
         lines.append(
-            f"| {mark} | {_cell(s['name'])} | {s['support']} | {s['metric']} | {_f(s['champion'])} "
-            f"| {_f(s['value'])} | {_f(s['delta'], signed=True)} | {_ci(s['interval'], signed=True)} "
-            f"| {_cell(s['message'])} |"
+            f"| {mark} | {_cell(s.name)} | {s.support} | {s.metric} | {_f(s.champion)} "
+            f"| {_f(s.value)} | {_f(s.delta, signed=True)} | {_ci(s.interval, signed=True)} "
+            f"| {_cell(s.message)} |"
         )
     return lines
 
@@ -200,28 +344,27 @@ def _mermaid_label(text: str) -> str:
     return '"' + text.replace('"', "'") + '"'
 
 
-def _chart(r: Mapping[str, Any]) -> list[str]:
+def _chart(r: GateReport) -> list[str]:
     """A mermaid bar chart of ROC AUC (or the slice metric) overall and per judged slice."""
-    headline = next((m for m in r["metrics"] if m["metric"] == "roc_auc"), None)
+    headline = next((m for m in r.metrics if m.metric == "roc_auc"), None)
     points: list[tuple[str, float | None, float | None]] = []
     if headline:
-        points.append(("all", headline["champion"], headline["candidate"]))
-    for s in r["checks"]:
-        if s["kind"] == "slice" and s["value"] is not None and s["metric"] == "roc_auc":
-            points.append((s["name"], s["champion"], s["value"]))
-    if not points:
+        points.append(("all", headline.champion, headline.candidate))
+    for s in r.checks:
+        if s.kind == "slice" and isinstance(s.value, float) and s.metric == "roc_auc":
+            points.append((s.name, s.champion, s.value))
+    values = [v for _, a, b in points for v in (a, b) if v is not None]
+    if not values:
         return []
-    champ = r.get("champion")
-    low = min(v for _, a, b in points for v in (a, b) if v is not None)
-    floor = max(0.0, math.floor(low * 10) / 10 - 0.1)
+    floor = max(0.0, math.floor(min(values) * 10) / 10 - 0.1)
     lines = [
         "```mermaid",
         "xychart-beta",
-        f'  title "ROC AUC: {"champion (first bar) vs " if champ else ""}candidate"',
+        f'  title "ROC AUC: {"champion (first bar) vs " if r.champion else ""}candidate"',
         "  x-axis [" + ", ".join(_mermaid_label(n) for n, _, _ in points) + "]",
         f'  y-axis "ROC AUC" {floor:.1f} --> 1',
     ]
-    if champ:
+    if r.champion:
         lines.append(
             "  bar [" + ", ".join(f"{(a if a is not None else floor):.4f}" for _, a, _ in points) + "]"
         )
@@ -230,12 +373,11 @@ def _chart(r: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _reliability(r: Mapping[str, Any]) -> list[str]:
-    rel = r.get("reliability") or {}
-    cand = rel.get("candidate") or []
+def _reliability(r: GateReport) -> list[str]:
+    cand = r.reliability.get("candidate") or ()
     if not cand:
         return []
-    champ = rel.get("champion") or []
+    champ = r.reliability.get("champion") or ()
     lines = [
         "<details><summary>Calibration: reliability table</summary>",
         "",
@@ -243,60 +385,90 @@ def _reliability(r: Mapping[str, Any]) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for i, b in enumerate(cand):
-        other = champ[i]["observed_rate"] if i < len(champ) else None
+        other = champ[i].observed_rate if i < len(champ) else None
         lines.append(
-            f"| {b['bin_low']:.1f}–{b['bin_high']:.1f} | {b['count']} | {_f(b['mean_score'], 3)} "
-            f"| {_f(b['observed_rate'], 3)} | {_f(other, 3)} |"
+            f"| {b.bin_low:.1f}–{b.bin_high:.1f} | {b.count} | {_f(b.mean_score, 3)} "
+            f"| {_f(b.observed_rate, 3)} | {_f(other, 3)} |"
         )
     return [*lines, "", "</details>"]
 
 
-def _lineage(r: Mapping[str, Any]) -> list[str]:
-    cand = r["candidate"]
-    champ = r.get("champion")
-    cols = [cand] + ([champ] if champ else [])
-    head = "| | Candidate v{} |".format(cand["version"]) + (
-        f" Champion v{champ['version']} |" if champ else ""
+def _latency(r: GateReport) -> list[str]:
+    size = r.artifact.size_bytes if r.artifact else None
+    artifact = f"Artifact: {_f(size / 1e6 if size is not None else None, 2)} MB."
+    lat_ = r.latency
+    if lat_ is None:
+        return [f"Latency: not measured. {artifact}"]
+    parts = []
+    for t in lat_.timings:
+        text = f"{t.workload.replace('_', ' ')} p95 {_f(t.candidate_p95_ms, 2)} ms"
+        text += f" (round spread {_f(t.candidate_spread, 2)})"
+        if t.champion_p95_ms is not None:
+            text += (
+                f", champion {_f(t.champion_p95_ms, 2)} ms, ratio {_f(t.ratio, 2)}x {_ci(t.ratio_interval)}"
+            )
+        parts.append(text)
+    head = (
+        f"Latency (in-process, {lat_.threads} thread(s) as served, candidate and champion interleaved over "
+        f"{lat_.rounds} rounds, attempt {lat_.attempts}; "
+        f"calibration p90/p10 {_f(lat_.calibration_spread, 2)}): "
     )
+    note = f" **{lat_.note}.**" if lat_.note else ""
+    return [head + "; ".join(parts) + "." + note + " " + artifact]
+
+
+def _lineage(r: GateReport) -> list[str]:
+    if r.candidate is None or r.eval_set is None or r.bootstrap is None:
+        return []
+    cand, champ = r.candidate, r.champion
+    cols = [cand] + ([champ] if champ else [])
+    head = f"| | Candidate v{cand.version} |" + (f" Champion v{champ.version} |" if champ else "")
     lines = [head, "|---|---|" + ("---|" if champ else "")]
 
     def row(label: str, fn: Any) -> None:
         lines.append(f"| {label} | " + " | ".join(fn(m) for m in cols) + " |")
 
-    row(
-        "Git SHA", lambda m: _link(f"`{(m['lineage'].get('git_sha') or '—')[:12]}`", m["links"].get("commit"))
-    )
-    row("Git dirty", lambda m: str(m["lineage"].get("git_dirty") or "—"))
-    row("Data md5", lambda m: f"`{m['lineage'].get('data_md5') or '—'}`")
-    row("Config sha256", lambda m: f"`{(m['lineage'].get('config_sha256') or '—')[:16]}`")
-    row("Model sha256", lambda m: f"`{(m['lineage'].get('model_sha256') or '—')[:16]}`")
-    row("MLflow run", lambda m: _link(f"`{m['run_id'][:12]}`", m["links"].get("run")))
-    row("Registry", lambda m: _link(f"`{m['uri']}`", m["links"].get("version")))
-    ev = r["eval_set"]
+    row("Git SHA", lambda m: _link(f"`{(m.lineage.get(tags.GIT_SHA) or '—')[:12]}`", m.links.commit))
+    row("Git dirty", lambda m: str(m.lineage.get(tags.GIT_DIRTY) or "—"))
+    row("Data md5", lambda m: f"`{m.lineage.get(tags.DATA_MD5) or '—'}`")
+    row("Config sha256", lambda m: f"`{(m.lineage.get(tags.CONFIG_SHA256) or '—')[:16]}`")
+    row("Model sha256", lambda m: f"`{(m.lineage.get(tags.MODEL_SHA256) or '—')[:16]}`")
+    row("MLflow run", lambda m: _link(f"`{m.run_id[:12]}`", m.links.run))
+    row("Registry", lambda m: _link(f"`{m.uri}`", m.links.version))
+    ev = r.eval_set
+    pinned = "pinned" if ev.pinned_md5 else "**not pinned**"
     lines += [
         "",
-        f"Evaluation set: `{ev['path']}` md5 `{ev['md5']}`, {ev['rows']} rows, "
-        f"positive rate {_f(ev['positive_rate'], 3)}. Intervals: {r['bootstrap']['method']}, "
-        f"{r['bootstrap']['resamples']} resamples, seed {r['bootstrap']['seed']}.",
+        f"Evaluation set ({pinned}): `{ev.path}` md5 `{ev.md5}`, {ev.rows} rows, "
+        f"positive rate {_f(ev.positive_rate, 3)}. Intervals: {r.bootstrap.method}, "
+        f"{r.bootstrap.resamples} resamples, seed {r.bootstrap.seed}.",
     ]
+    if r.rules:
+        lines.append(
+            f"Rules ({'trusted: base branch' if r.rules.source == 'trusted' else 'local'}): "
+            f"gates.yaml sha256 "
+            f"`{r.rules.gates_sha256[:16]}`, features.yaml sha256 `{r.rules.features_sha256[:16]}`."
+        )
     return lines
 
 
-def render_markdown(r: Mapping[str, Any]) -> str:
-    """The PR comment: verdict first, then what a reviewer needs to decide in 30 seconds."""
-    out = [_title(r), ""]
-    if r["verdict"] == "error":
-        out += [f"**{_cell(r['error'])}**", "", "Reproduce locally:", "", "```sh", r["reproduce"], "```", ""]
+def render_markdown(r: GateReport) -> str:
+    """The PR comment: rule changes and verdict first, then what a reviewer needs to decide in 30 seconds."""
+    out = [*rule_changes_block(r.rule_changes), _title(r), ""]
+    if r.verdict == "error":
+        out += [f"**{_cell(r.error)}**", "", "Reproduce locally:", "", "```sh", r.reproduce, "```", ""]
         return "\n".join(out)
-    out.append(f"**{r['summary']}.**")
-    failed = [c["name"] for c in r["checks"] if c["status"] in ("fail", "missing")]
+    out.append(f"**{r.summary}.**")
+    failed = [c.name for c in r.checks if c.failed]
     if failed:
         out.append("Blocking: " + ", ".join(f"`{_cell(n)}`" for n in failed) + ".")
-    if r["first_release"]:
+    if r.warnings:
+        out += ["", "Warnings (not blocking):", *[f"- ⚠️ {_cell(w)}" for w in r.warnings]]
+    if r.first_release:
         out += ["", f"> **{FIRST_RELEASE}.** Change checks are skipped by rule."]
-    out += ["", "### Checks", "", *_checks_table(r["checks"]), ""]
-    out += ["### Champion vs candidate" if r["champion"] else "### Candidate", "", *_metrics_table(r), ""]
-    slices = [c for c in r["checks"] if c["kind"] == "slice"]
+    out += ["", "### Checks", "", *_checks_table(r.checks), ""]
+    out += ["### Champion vs candidate" if r.champion else "### Candidate", "", *_metrics_table(r), ""]
+    slices = [c for c in r.checks if c.kind == "slice"]
     if slices:
         out += ["### Slices", "", *_slices_table(slices), ""]
     chart = _chart(r)
@@ -305,12 +477,8 @@ def render_markdown(r: Mapping[str, Any]) -> str:
     rel = _reliability(r)
     if rel:
         out += [*rel, ""]
-    lat = r["latency"]
-    size = r["artifact"]["size_bytes"]
     out += [
-        f"Latency p95 (in-process): single row {_f(lat.get('single_row_p95_ms'), 2)} ms, "
-        f"1,000-row batch {_f(lat.get('batch_1000_p95_ms'), 2)} ms. "
-        f"Artifact: {_f(size / 1e6 if size is not None else None, 2)} MB.",
+        *_latency(r),
         "",
         "### Lineage",
         "",
@@ -319,7 +487,7 @@ def render_markdown(r: Mapping[str, Any]) -> str:
         "### Reproduce",
         "",
         "```sh",
-        r["reproduce"],
+        r.reproduce,
         "```",
         "",
     ]

@@ -12,11 +12,12 @@ import pandas as pd
 
 from modelops.errors import ConfigError
 from modelops.gate import checks
-from modelops.gate.bootstrap import PairedEstimate, paired_bootstrap_groups
+from modelops.gate.bootstrap import HIGHER_IS_BETTER, PairedEstimate, paired_bootstrap_groups
 from modelops.gate.checks import CheckResult
-from modelops.gate.config import Bootstrap, Slice, Slices
+from modelops.gate.config import Bootstrap, Slice, SliceBlocking, Slices
 
 TOO_SMALL = "too small to judge"
+_DEFAULT_BLOCKING = SliceBlocking()
 
 
 def expand(frame: pd.DataFrame, item: Slice) -> Iterator[tuple[str, np.ndarray]]:
@@ -25,6 +26,13 @@ def expand(frame: pd.DataFrame, item: Slice) -> Iterator[tuple[str, np.ndarray]]
         raise ConfigError(f"gates.yaml: slices.items: column {item.column!r} is not in the evaluation set")
     values = frame[item.column].astype("string")
     if item.value is not None:
+        if not (values == item.value).any():
+            present = sorted(values.dropna().unique().tolist())
+            shown = ", ".join(present[:20]) + (f", ... ({len(present)} values)" if len(present) > 20 else "")
+            raise ConfigError(
+                f"gates.yaml: slices.items: {item.column} = {item.value!r} does not occur in the "
+                f"evaluation set; {item.column} takes the values: {shown}"
+            )
         yield f"{item.column} = {item.value}", (values == item.value).fillna(False).to_numpy(dtype=bool)
         return
     codes, uniques = pd.factorize(values, sort=True)  # one pass; -1 marks missing
@@ -77,7 +85,7 @@ def evaluate_with_aggregate(
                 why = f"{TOO_SMALL}: {rows} rows, {positives} positive (min_support {min_support})"
                 status: checks.Status = "missing" if item.required else "skipped"
                 message = f"{checks.MISSING}: required slice is {why}" if item.required else why
-                planned.append(replace(base, status=status, message=message))
+                planned.append(replace(base, status=status, message=message, finding="too small"))
                 continue
             # A column per item: its slices are disjoint (one value each), so one id per row.
             column[mask] = len(group_metrics)
@@ -101,10 +109,25 @@ def evaluate_with_aggregate(
         workers=boot.workers,
     )
     results = [
-        entry if isinstance(entry, CheckResult) else _judge(estimates[entry[0]], champion is None, *entry[1:])
+        entry
+        if isinstance(entry, CheckResult)
+        else _judge(estimates[entry[0]], champion is None, *entry[1:], blocking=config.blocking)
         for entry in planned
     ]
     return estimates[0], results
+
+
+def blocks(mode: str, required: bool) -> bool:
+    return mode == "all" or (mode == "required" and required)
+
+
+def classify(metric: str, delta: float, tolerance: float) -> str:
+    """A failed non-inferiority test, in words: is the estimate itself worse beyond the tolerance?
+
+    "regressed" when it is; otherwise the interval is merely too wide to show non-inferiority.
+    """
+    worse = -delta if HIGHER_IS_BETTER[metric] else delta
+    return "regressed" if worse > tolerance else "inconclusive"
 
 
 def _judge(
@@ -114,11 +137,31 @@ def _judge(
     item: Slice,
     metric: str,
     tolerance: float,
+    blocking: SliceBlocking = _DEFAULT_BLOCKING,
 ) -> CheckResult:
     name = base.name
     estimate = estimates[metric]
     result = checks.paired(name, "slice", metric, "non_inferior", tolerance, estimate, name)
     result = replace(result, support=base.support, value=estimate.candidate)
+    if result.status == "pass":
+        result = replace(result, finding="non-inferior")
+    elif result.status == "fail" and result.delta is not None:
+        finding = classify(metric, result.delta, tolerance)
+        mode = blocking.regressed if finding == "regressed" else blocking.inconclusive
+        why = (
+            f"estimate worse than the champion's beyond the tolerance {tolerance:g}"
+            if finding == "regressed"
+            else f"estimate within the tolerance {tolerance:g}, interval too wide to show non-inferiority"
+        )
+        blocking_word = "blocks" if blocks(mode, item.required) else "does not block"
+        result = replace(
+            result,
+            status="fail" if blocks(mode, item.required) else "warn",
+            finding=finding,  # type: ignore[arg-type]
+            message=f"{finding} ({why}; {blocking_word}): {result.message}",
+        )
+    elif result.status == "skipped" and first_release:
+        result = replace(result, finding="first release")
     if item.min is not None:
         floor = checks.bounded(name, "slice", metric, estimate.candidate, item.min, None)
         if floor.failed or result.status == "skipped":
@@ -127,6 +170,7 @@ def _judge(
                 status=floor.status,
                 threshold=f"{result.threshold}; {floor.threshold}",
                 message=floor.message if floor.failed else f"{floor.message}; {result.message}",
+                finding="below floor" if floor.failed else result.finding,
             )
     if result.status == "skipped" and first_release:
         result = replace(result, interval=None)

@@ -14,9 +14,16 @@ def register(sub: Any) -> None:
         description="Judge prediction logs against each served version's training snapshot "
         "(releases/<model>/v<N>.yaml -> lineage.train_md5 -> DVC cache).",
     )
-    p.add_argument("--predictions", required=True, type=Path, help="prediction log (JSON lines)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--predictions", type=Path, help="prediction log (JSON lines)")
+    src.add_argument(
+        "--store",
+        help="prediction store URI (local dir, s3://bucket/prefix); labels come from its label "
+        "partition unless --labels is given",
+    )
     p.add_argument("--labels", type=Path, help="CSV or parquet with request_id and the label column")
     p.add_argument("--since", help="only predictions at or after this time: ISO 8601, or 24h / 7d / 30m")
+    p.add_argument("--until", help="with --store: only predictions before this time (ISO 8601 or look-back)")
     p.add_argument("--reference", type=Path, help="ad-hoc reference parquet instead of the release lineage")
     p.add_argument("--out", required=True, type=Path, help="output directory for report and summary")
     p.set_defaults(func=handle)
@@ -37,6 +44,8 @@ def handle(args: argparse.Namespace) -> int:
         labels=args.labels,
         since=args.since,
         reference=args.reference,
+        store=args.store,
+        until=args.until,
     )
     with tempfile.TemporaryDirectory(prefix="modelops-monitor-") as tmp:
         summary = job.run(settings, cfg, inputs, registry_scorer(settings, Path(tmp)))

@@ -15,8 +15,9 @@ from modelops.adapters import evidently
 from modelops.errors import MissingEvidence, MonitorError
 from modelops.monitor import checks, render
 from modelops.monitor.config import MonitoringConfig
-from modelops.monitor.logs import decode, encode, read_logs
+from modelops.monitor.logs import LogRead, decode, encode, read_logs
 from modelops.monitor.reference import Reference, from_release, override
+from modelops.monitor.store import LABEL as STORE_LABEL
 from modelops.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,15 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 @dataclass(frozen=True)
 class Inputs:
-    predictions: Path
+    """What to judge: a JSON-lines log (`predictions`) or a store URI (`store`), not both."""
+
+    predictions: Path | None
     out: Path
     labels: Path | None = None
     since: str | None = None
     reference: Path | None = None
+    store: str | None = None
+    until: str | None = None
 
 
 def parse_since(value: str | None, now: datetime | None = None) -> pd.Timestamp | None:
@@ -189,7 +194,11 @@ def judge_version(
         alerts.append(f"prediction drift: score {score.method}={score.score:.3f} >= {score.threshold:g}")
 
     joined = None
-    if labels is not None:
+    if STORE_LABEL in frame.columns and (frame[STORE_LABEL] >= 0).any():
+        has = (frame[STORE_LABEL] >= 0).to_numpy()  # joined while reading the store
+        joined = frame.loc[has]
+        section["labelled_rows"] = int(has.sum())
+    elif labels is not None:
         y = frame["request_id"].map(labels)
         has = y.notna().to_numpy()
         joined = frame.loc[has].assign(_y=y[has].to_numpy())
@@ -248,14 +257,19 @@ def run(settings: Settings, cfg: MonitoringConfig, inputs: Inputs, scorer_factor
     """Judge every model version in the window; write DIR; return the summary."""
     schema = settings.features
     since = parse_since(inputs.since)
-    if not inputs.predictions.is_file():
-        raise MonitorError(f"--predictions {inputs.predictions}: file not found")
     labels = read_labels(inputs.labels, schema.label) if inputs.labels else None
-    logs = read_logs(inputs.predictions, schema, since, cfg.logs.chunk_lines)
+    if inputs.store:
+        logs, labels_source = _read_store(inputs, settings, since, labels)
+        source = inputs.store
+    else:
+        if inputs.predictions is None or not inputs.predictions.is_file():
+            raise MonitorError(f"--predictions {inputs.predictions}: file not found")
+        logs = read_logs(inputs.predictions, schema, since, cfg.logs.chunk_lines)
+        source, labels_source = str(inputs.predictions), str(inputs.labels) if inputs.labels else None
     summary: dict = {
         "model": settings.model.name,
-        "predictions": str(inputs.predictions),
-        "labels": str(inputs.labels) if inputs.labels else None,
+        "predictions": source,
+        "labels": labels_source,
         "since": since.isoformat() if since is not None else None,
         "lines": logs.lines,
         "malformed": logs.malformed,
@@ -267,7 +281,7 @@ def run(settings: Settings, cfg: MonitoringConfig, inputs: Inputs, scorer_factor
     }
     if logs.malformed_share > cfg.logs.malformed_max_share:
         raise MonitorError(
-            f"{inputs.predictions}: {logs.malformed} of {logs.lines} lines malformed "
+            f"{source}: {logs.malformed} of {logs.lines} lines malformed "
             f"({logs.malformed_share:.1%} > logs.malformed_max_share {cfg.logs.malformed_max_share:.1%}); "
             f"first: {'; '.join(logs.examples)}"
         )
@@ -289,6 +303,39 @@ def run(settings: Settings, cfg: MonitoringConfig, inputs: Inputs, scorer_factor
     summary["verdict"] = render.verdict(summary)
     write_outputs(inputs.out, summary, snapshots)
     return summary
+
+
+def _read_store(
+    inputs: Inputs, settings: Settings, since: pd.Timestamp | None, labels: pd.Series | None
+) -> tuple[LogRead, str | None]:
+    """The window from the store; labels from --labels, else the store's own label partition."""
+    from modelops.monitor.store import read_store
+    from modelops.store import open_location
+    from modelops.store import read_labels as store_labels
+    from modelops.store.location import StoreError
+
+    until = parse_since(inputs.until)
+    try:
+        location = open_location(inputs.store or "")
+        source = str(inputs.labels) if inputs.labels else None
+        if labels is None:
+            table = store_labels(location, settings.model.name)
+            if table.num_rows:
+                labels = pd.Series(
+                    table.column("label").to_numpy(), index=table.column("request_id").to_pylist()
+                )
+                source = f"{inputs.store} (labels)"
+        logs = read_store(
+            location,
+            settings.model.name,
+            settings.features,
+            since.to_pydatetime() if since is not None else None,
+            until.to_pydatetime() if until is not None else None,
+            labels,
+        )
+    except (StoreError, OSError) as exc:
+        raise MonitorError(f"--store {inputs.store}: {exc}") from exc
+    return logs, source
 
 
 def write_outputs(out: Path, summary: dict, snapshots: dict) -> None:

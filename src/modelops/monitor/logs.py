@@ -1,4 +1,4 @@
-"""Streaming reader for prediction logs (JSON lines, docs/INTERFACES.md).
+"""Streaming reader for prediction logs (JSON lines of `modelops.records.PredictionRecord`).
 
 Lines are parsed in chunks into compact columns (float64 numbers, int8 category
 codes, one boolean "invalid" flag per feature), so memory grows by ~100 bytes per
@@ -14,8 +14,11 @@ import orjson
 import pandas as pd
 
 from modelops.data.schema import FeatureSchema
+from modelops.records import PredictionRecord, required_fields
 
-REQUIRED = ("request_id", "timestamp", "model_version", "features", "score")
+# Lenient on purpose: lines of earlier releases (integer model_version, "+00:00" times) still
+# count, and a bad line is reported by name instead of failing the whole read.
+REQUIRED = required_fields(PredictionRecord)
 INVALID = "__invalid__"
 MAX_EXAMPLES = 5
 

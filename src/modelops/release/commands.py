@@ -32,16 +32,27 @@ def promote(args: argparse.Namespace) -> int:
                 "track": done.track,
                 "files": files,
                 "commit": done.commit,
+                "commits": list(done.commits),
             },
             indent=2,
         )
     )
     if not args.commit:
-        print(
-            f"next: review the diff, then commit with the message below\n\n{done.commit_message}",
-            file=sys.stderr,
-        )
+        print(_commit_steps(settings.root, done), file=sys.stderr)
     return 0
+
+
+def _commit_steps(root: Path, done: Any) -> str:
+    """How to commit by hand: the record first, then the pointer (a rollback reverts only the latter)."""
+    steps = ["next: review the diff, then commit in this order (a rollback reverts only the second):"]
+    for files, message in (
+        (done.record_files, done.record_message),
+        (done.pointer_files, done.commit_message),
+    ):
+        if files:
+            paths = " ".join(sorted(str(p.relative_to(root)) for p in files))
+            steps.append(f"\n$ git add {paths} && git commit -F- <<'EOF'\n{message}EOF")
+    return "\n".join(steps)
 
 
 def verify(args: argparse.Namespace) -> int:
@@ -67,6 +78,30 @@ def verify(args: argparse.Namespace) -> int:
     if found.problems:
         raise ReleaseError(f"{len(found.problems)} problem(s):\n  " + "\n  ".join(found.problems))
     print(f"release verify: ok ({len(found.releases)} release(s), overlays and cards agree)")
+    return 0
+
+
+def schema(args: argparse.Namespace) -> int:
+    """Print or rewrite release.schema.json from the ReleaseRecord model (--check: fail on drift)."""
+    from importlib import resources
+
+    from modelops.errors import ReleaseError
+    from modelops.release import record
+
+    text = record.schema_text()
+    if args.write:
+        target = Path(str(resources.files("modelops.release").joinpath(record.SCHEMA_FILE)))
+        target.write_text(text)
+        print(f"wrote {target}")
+    elif args.check:
+        if record.committed_schema() != text:
+            raise ReleaseError(
+                f"{record.SCHEMA_FILE} differs from the ReleaseRecord model; "
+                "run `modelops release schema --write`"
+            )
+        print(f"{record.SCHEMA_FILE}: matches the ReleaseRecord model")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -100,17 +135,20 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "promote",
         help="promote a gated model version to the canary or stable track",
-        description="Promote a registered model version. --to canary writes releases/<model>/v<N>.yaml, "
-        "model_cards/<model>/v<N>.md and points k8s/overlays/canary at it; --to stable points "
-        "k8s/overlays/production at it and retires the canary. Refuses (writing nothing) a version that "
-        "is not registered, has no passing gate report, or whose artifact digest does not match.",
+        description="Promote a registered model version. --to canary writes releases/<model>/v<N>.yaml "
+        "and model_cards/<model>/v<N>.md (one commit) and points k8s/overlays/canary at it (a second "
+        "commit, the one a rollback reverts); --to stable points k8s/overlays/production at it and "
+        "retires the canary. Refuses (writing nothing) a version that is not registered, has no passing "
+        "gate report, was gated under other gates.yaml/features.yaml bytes than this tree's, was rolled "
+        "back without a newer gate run, or whose artifact digest does not match.",
     )
     p.add_argument("version", type=_version, metavar="VERSION", help="registered model version (3 or v3)")
     p.add_argument("--to", required=True, choices=("canary", "stable"), help="track to promote to")
     p.add_argument(
         "--commit",
         action="store_true",
-        help="commit the change as `release(<model>): promote vN to <track>` with a Modelops-Track trailer",
+        help="commit as `release(<model>): record vN` then `release(<model>): promote vN to <track>` "
+        "(Modelops-Track/Modelops-Version trailers); a failed commit restores the tree",
     )
     p.add_argument(
         "--pr", type=int, default=None, metavar="N", help="pull request number that approved the gate"
@@ -142,12 +180,25 @@ def register(sub: Any) -> None:
         help="also render each overlay with kubectl kustomize and validate the manifests offline",
     )
     v.set_defaults(func=verify)
+    s = rsub.add_parser(
+        "schema",
+        help="print the release record's JSON schema (generated from the ReleaseRecord model)",
+        description="Print the JSON schema of releases/<model>/v<N>.yaml, generated from the typed "
+        "ReleaseRecord. --write regenerates the committed src/modelops/release/release.schema.json; "
+        "--check exits 1 when the committed file has drifted from the model.",
+    )
+    mode = s.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="rewrite the committed release.schema.json")
+    mode.add_argument("--check", action="store_true", help="fail when the committed schema differs")
+    s.set_defaults(func=schema)
 
     b = sub.add_parser(
         "rollback",
         help="revert the last promotion commit of a track",
-        description="Find the newest unreverted commit with the `Modelops-Track: <track>` trailer and run "
-        "`git revert --no-edit <sha>`, printing the exact command. Push the revert; the GitOps controller "
+        description="Find the commit that made the track's live promotion live (the newest pointer commit "
+        "with the `Modelops-Track: <track>` trailer still in effect, or the revert-of-a-revert that "
+        "re-applied it) and run `git revert --no-edit <sha>`, printing the exact command. Release "
+        "records and model cards are not touched. Push the revert; the GitOps controller "
         "then rolls the pods back. See ROLLBACK.md.",
     )
     b.add_argument("--track", required=True, choices=("stable", "canary"), help="track to roll back")

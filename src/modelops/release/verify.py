@@ -1,12 +1,12 @@
-"""`release verify`: release files, model cards and overlays agree (reads files only, no registry)."""
+"""`release verify`: release files, model cards, overlays and their git history agree (no registry)."""
 
 import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from modelops.errors import ReleaseError
+from modelops.adapters import git
+from modelops.errors import ModelOpsError, ReleaseError
 from modelops.release import overlay, record, state
 from modelops.release.config import ReleaseConfig
 
@@ -15,7 +15,8 @@ _RELEASE_FILE = re.compile(r"^v([1-9][0-9]*)\.yaml$")
 
 @dataclass
 class Findings:
-    releases: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    releases: dict[tuple[str, int], record.ReleaseRecord] = field(default_factory=dict)
+    served: set[tuple[str, int]] = field(default_factory=set)  # every version an overlay ever named
     problems: list[str] = field(default_factory=list)
 
     def add(self, problem: str) -> None:
@@ -31,40 +32,56 @@ def load_releases(root: Path, cfg: ReleaseConfig, found: Findings) -> None:
             if path.name not in {"README.md", ".gitkeep"}:
                 found.add(f"{rel}: not a release file name (expected v<N>.yaml)")
             continue
-        try:
-            rec = record.load(path.read_text(), str(rel))
-        except ReleaseError as exc:
-            found.add(str(exc))
-            continue
         name, version = path.parent.name, int(m.group(1))
-        if (rec["model"]["name"], rec["model"]["version"]) != (name, version):
-            found.add(
-                f"{rel}: model.name/version {rec['model']['name']} v{rec['model']['version']} "
-                f"do not match the file path ({name} v{version})"
-            )
-        if rec["model"]["uri"] != f"models:/{name}/{version}":
-            found.add(f"{rel}: model.uri {rec['model']['uri']!r} is not models:/{name}/{version}")
-        found.releases[(name, version)] = rec
+        try:
+            found.releases[(name, version)] = record.read(root, name, version, cfg)
+        except ModelOpsError as exc:
+            found.add(str(exc))
 
 
 def check_order(found: Findings) -> None:
     """Versions are unique per model, and later versions were released later."""
-    by_model: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    by_model: dict[str, list[tuple[int, record.ReleaseRecord]]] = {}
     for (name, version), rec in found.releases.items():
         by_model.setdefault(name, []).append((version, rec))
     for name, items in by_model.items():
         items.sort(key=lambda item: item[0])
         for (v1, r1), (v2, r2) in itertools.pairwise(items):
             # Same-second promotions are legitimate (timestamps have 1 s resolution); going back is not.
-            if r2["created_at"] < r1["created_at"]:
+            if r2.created_at < r1.created_at:
                 found.add(
-                    f"releases/{name}/v{v2}.yaml: created_at {r2['created_at']} is before "
-                    f"v{v1}'s {r1['created_at']} (versions must increase with release time)"
+                    f"releases/{name}/v{v2}.yaml: created_at {r2.created_at} is before "
+                    f"v{v1}'s {r1.created_at} (versions must increase with release time)"
                 )
         for version, rec in items:
-            prev = rec["previous_version"]
+            prev = rec.previous_version
             if prev is not None and prev >= version:
                 found.add(f"releases/{name}/v{version}.yaml: previous_version {prev} is not below {version}")
+
+
+def check_history(root: Path, cfg: ReleaseConfig, found: Findings) -> None:
+    """Every version an overlay ever pointed at (git log of the overlays) still has its record and card.
+
+    Rollbacks revert only the pointer; a record or card that left the tree breaks the audit trail
+    and monitoring of the logs that version wrote.
+    """
+    if not git.is_repository(root):
+        found.add(f"{root}: not a git checkout; cannot check that every version that served kept its record")
+        return
+    for track in state.TRACKS:
+        path = f"{state.TRACK_OVERLAYS[track]}/{state.MODEL_ENV}"
+        for _sha, text in git.file_versions(root, path):
+            env = state.parse_env(text)
+            served = env.get("MODEL_VERSION", "")
+            if env.get("MODEL_NAME") and served.isdigit():
+                found.served.add((env["MODEL_NAME"], int(served)))
+    # A present record's card is checked by check_cards; here only what left the tree.
+    for name, version in sorted(found.served - set(found.releases)):
+        rel = cfg.release_path(root, name, version).relative_to(root)
+        found.add(f"{rel}: missing, but {name} v{version} served (an overlay pointed at it in git history)")
+        card_path = cfg.card_path(root, name, version)
+        if not card_path.is_file():
+            found.add(f"{card_path.relative_to(root)}: missing, but {name} v{version} served")
 
 
 def check_cards(root: Path, cfg: ReleaseConfig, found: Findings) -> None:
@@ -118,15 +135,14 @@ def check_overlays(root: Path, cfg: ReleaseConfig, found: Findings) -> None:
                 f"({cfg.releases_dir}/{env['MODEL_NAME']}/v{version}.yaml)"
             )
             continue
-        if env["MODEL_SHA256"] != rec["model"]["sha256"]:
+        if env["MODEL_SHA256"] != rec.model.sha256:
             found.add(
                 f"{where}: MODEL_SHA256 {env['MODEL_SHA256']} differs from the release file's "
-                f"model.sha256 {rec['model']['sha256']}"
+                f"model.sha256 {rec.model.sha256}"
             )
-        if env["MODEL_URI"] != rec["model"]["uri"]:
+        if env["MODEL_URI"] != rec.model.uri:
             found.add(
-                f"{where}: MODEL_URI {env['MODEL_URI']!r} differs from the release file's "
-                f"{rec['model']['uri']!r}"
+                f"{where}: MODEL_URI {env['MODEL_URI']!r} differs from the release file's {rec.model.uri!r}"
             )
 
 
@@ -137,4 +153,5 @@ def verify(root: Path, cfg: ReleaseConfig) -> Findings:
     check_order(found)
     check_cards(root, cfg, found)
     check_overlays(root, cfg, found)
+    check_history(root, cfg, found)
     return found

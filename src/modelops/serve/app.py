@@ -36,7 +36,7 @@ from modelops.serve.metrics import Metrics
 from modelops.serve.reference import ModelRef, fetch, verify
 from modelops.serve.runner import DRAINING, STOPPING, TIMED_OUT
 from modelops.serve.scoring import Scorer, load_scorer
-from modelops.serve.sinks import Entry, PredictionLog, ShadowScorer
+from modelops.serve.sinks import Entry, ShadowScorer, Sink, open_sink
 from modelops.settings import Settings, load_settings
 
 log = logging.getLogger("modelops.serve")
@@ -63,6 +63,7 @@ class ServeOptions:
     model_dir: str | None = None
     load_error: str | None = None
     shadow: dict[str, str] | None = None
+    prediction_store: str | None = None  # a store URI: records go there instead of the JSONL log
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -148,7 +149,7 @@ def _shadow_loader(
     opts: ServeOptions,
     settings: Settings,
     cfg: ServeConfig,
-    sink: PredictionLog,
+    sink: Sink,
     metrics: Metrics,
 ) -> None:
     ref = ModelRef(**opts.shadow)  # type: ignore[arg-type]
@@ -164,7 +165,7 @@ def _shadow_loader(
 
 
 def attach_shadow(
-    state: State, version: str, score: Any, sink: PredictionLog, metrics: Metrics, cfg: ServeConfig
+    state: State, version: str, score: Any, sink: Sink, metrics: Metrics, cfg: ServeConfig
 ) -> None:
     """Turn shadow scoring on with any `score(records) -> scores` callable."""
     state.shadow = ShadowScorer(
@@ -378,7 +379,16 @@ def create_app(opts: ServeOptions, settings: Settings | None = None, cfg: ServeC
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=cfg.threads)
-        sink = PredictionLog(opts.prediction_log, cfg.prediction_log.queue_size, metrics.log_dropped.inc)
+        sink = open_sink(
+            opts.prediction_log,
+            opts.prediction_store,
+            state.ref.name,
+            settings.features,
+            cfg.prediction_store,
+            cfg.prediction_log.queue_size,
+            metrics.log_dropped.inc,
+            metrics.registry,
+        )
         app.state.sink = sink
         threading.Thread(
             target=_primary_loader, args=(state, opts, settings, cfg), name="model-loader", daemon=True

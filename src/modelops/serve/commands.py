@@ -28,6 +28,11 @@ def register(sub: Any) -> None:
         help="JSONL sink: a file, or - for stdout (default: $PREDICTION_LOG, "
         "else serve.yaml prediction_log.path)",
     )
+    p.add_argument(
+        "--prediction-store",
+        help="prediction store URI (local dir, s3://bucket/prefix); replaces the JSONL sink "
+        "(default: $PREDICTION_STORE, else serve.yaml prediction_store.uri)",
+    )
     p.set_defaults(func=run)
 
 
@@ -35,6 +40,13 @@ def _thread_env(threads: int) -> None:
     """Pin OpenMP/BLAS pools before any worker imports numpy or scikit-learn."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(threads))
+
+
+def _store_uri(args: argparse.Namespace, cfg: Any, settings: Any) -> str | None:
+    uri = args.prediction_store or os.environ.get("PREDICTION_STORE") or cfg.prediction_store.uri
+    if uri and "://" not in uri:
+        uri = str(settings.path(uri))  # a relative directory is relative to the project root
+    return uri or None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             model_dir=str(model_dir) if model_dir else None,
             load_error=load_error,
             shadow=shadow.to_dict() if shadow else None,
+            prediction_store=_store_uri(args, cfg, settings),
         )
         os.environ[OPTIONS_ENV] = opts.to_env()
         _thread_env(cfg.threads)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelops.serve.sinks import StoreSinkConfig
 from modelops.settings import load_section
 
 
@@ -35,6 +36,7 @@ class ServeConfig(_Strict):
     max_body_bytes: int = Field(default=4_000_000, ge=1024)
     label_threshold: float = Field(default=0.5, ge=0, le=1)
     prediction_log: PredictionLogConfig = PredictionLogConfig()
+    prediction_store: StoreSinkConfig = StoreSinkConfig()
     shadow: ShadowConfig = ShadowConfig()
     warmup_rows: int = Field(default=256, ge=1, le=100_000)
     fast_path: FastPathConfig = FastPathConfig()

@@ -2,7 +2,9 @@
 
 The reference comes from, in order: `--release releases/<model>/vN.yaml`; the
 MODEL_URI / MODEL_VERSION / MODEL_SHA256 variables the overlay's ConfigMap sets; the
-stable overlay's model.env in the working tree. The sha256 is always required.
+stable overlay's model.env in the working tree. The sha256 is always required. Release
+records are read only through modelops.release.record (validated, `releases_dir` honoured)
+and the artifact is checked only by modelops.digest.verify_directory.
 """
 
 import re
@@ -12,9 +14,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from modelops.digest import directory_sha256
-from modelops.errors import ConfigError, DigestMismatch
-from modelops.settings import read_yaml
+from modelops.digest import verify_directory
+from modelops.errors import ConfigError
+from modelops.release import record
 
 _URI = re.compile(r"^models:/(?P<name>[A-Za-z][\w-]*)/(?P<version>\d+)$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -59,18 +61,16 @@ def from_env(env: Mapping[str, str], prefix: str = "") -> ModelRef | None:
     )
 
 
-def from_release(path: Path) -> ModelRef:
-    data = read_yaml(path)
-    model = data.get("model") or {}
-    lineage = data.get("lineage") or {}
+def from_release(path: Path, rec: record.ReleaseRecord | None = None) -> ModelRef:
+    rec = rec or record.read_file(path)
     return make_ref(
-        str(model.get("uri", "")),
-        model.get("version"),
-        str(model.get("sha256", "")),
+        rec.model.uri,
+        rec.model.version,
+        rec.model.sha256,
         str(path),
-        run_id=str(model.get("run_id", "")),
-        git_sha=str(lineage.get("git_sha", "")),
-        data_md5=str(lineage.get("data_md5", "")),
+        run_id=rec.model.run_id,
+        git_sha=rec.lineage.git_sha,
+        data_md5=rec.lineage.data_md5,
         release_file=str(path),
     )
 
@@ -92,8 +92,8 @@ def resolve(root: Path, release: Path | None, env: Mapping[str, str]) -> ModelRe
             overlay.get("MODEL_SHA256", ""),
             f"{TRACK_OVERLAYS['stable']}/{MODEL_ENV}",
         )
-        release_file = root / "releases" / ref.name / f"v{ref.version}.yaml"
-        return from_release(release_file) if release_file.is_file() else ref
+        path = record.path_of(root, ref.name, ref.version)
+        return from_release(path, record.read(root, ref.name, ref.version)) if path.is_file() else ref
     raise ConfigError(
         "no model to serve: pass --release releases/<model>/vN.yaml, "
         "set MODEL_URI/MODEL_VERSION/MODEL_SHA256, or release a version to the stable track"
@@ -124,9 +124,4 @@ def fetch(ref: ModelRef, cache_dir: Path) -> tuple[ModelRef, Path]:
 
 
 def verify(local: Path, ref: ModelRef) -> None:
-    actual = directory_sha256(local)
-    if actual != ref.sha256:
-        raise DigestMismatch(
-            f"{ref.uri}: artifact sha256 {actual} does not match the expected {ref.sha256} "
-            f"(from {ref.source}); refusing to serve"
-        )
+    verify_directory(local, ref.sha256, what=ref.uri, source=f"from {ref.source}; refusing to serve")

@@ -1,4 +1,4 @@
-"""`modelops evaluate`: score the newly registered version on the frozen evaluation set."""
+"""`modelops evaluate`: score the newly registered version on the pinned evaluation set."""
 
 import json
 import tempfile
@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from modelops import metrics
-from modelops.adapters import dvc, tracking
+from modelops.adapters import tracking
+from modelops.data.evalset import load_pin, verified_path
 from modelops.data.ingest import read_table
 from modelops.errors import ModelOpsError
 from modelops.settings import Settings
@@ -33,8 +34,8 @@ def evaluate(settings: Settings) -> dict[str, Any]:
     trained = json.loads(model_file.read_text())
     tracking.configure(settings.root)
     mv = tracking.get_version(trained["name"], trained["version"])
-    eval_path = settings.path(settings.data.paths.eval)
-    frame = read_table(eval_path)
+    pin = load_pin(settings.config_dir)
+    frame = read_table(verified_path(pin, settings.root))
     y = frame[settings.features.label].to_numpy(dtype=np.int64)
     with tempfile.TemporaryDirectory() as tmp, limit_threads(settings.train.threads):
         model = tracking.load_verified(
@@ -44,7 +45,8 @@ def evaluate(settings: Settings) -> dict[str, Any]:
     overall = metrics.classification_metrics(y, p)
     result = {
         "model": mv.uri,
-        "eval_md5": dvc.md5(eval_path),
+        "eval_md5": pin.md5,
+        "eval_path": str(pin.path),
         "rows": len(frame),
         "overall": overall,
         "slices": slice_metrics(frame, y, p, settings.features.segment.column),

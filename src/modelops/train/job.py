@@ -2,6 +2,8 @@
 
 import json
 import logging
+import posixpath
+import shutil
 import tempfile
 import time
 import warnings
@@ -13,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from modelops import metrics
-from modelops.adapters import tracking
+from modelops.adapters import dvc, tracking
 from modelops.contract import load_package
 from modelops.data.ingest import read_table
 from modelops.errors import SchemaViolation
 from modelops.settings import Settings
+from modelops.tags import BASELINE_PROFILE_ARTIFACT
 from modelops.threads import limit_threads
 from modelops.train import lineage
 from modelops.train.plots import write_plots
@@ -113,6 +116,17 @@ def train(settings: Settings) -> TrainResult:
             "run `modelops data validate` (training refuses unvalidated data)"
         )
     paths = settings.data.paths
+    raw_md5 = dvc.md5(settings.path(paths.raw))
+    if report.get("md5") != raw_md5:
+        raise SchemaViolation(
+            f"{paths.validation_report}: validated snapshot md5 {report.get('md5')} is not the current "
+            f"{paths.raw} (md5 {raw_md5}); run `modelops data validate` again"
+        )
+    profile = settings.path(paths.profile)
+    if not profile.is_file():
+        raise SchemaViolation(
+            f"{paths.profile}: no baseline profile; run `modelops data validate` (it writes one on a pass)"
+        )
     X_train, y_train = features_and_label(read_table(settings.path(paths.train)), settings)
     X_valid, y_valid = features_and_label(read_table(settings.path(paths.valid)), settings)
     tags = lineage.lineage_tags(settings) | {tracking.TAG_VALIDATION: "passed"}
@@ -158,6 +172,11 @@ def train(settings: Settings) -> TrainResult:
         )
         for name in ("environment.json", "requirements-freeze.txt", "resolved_config.json"):
             mlflow.log_artifact(str(tmp_dir / name), "run")
+        # The profile this training data was accepted against: batch scoring checks new data
+        # against the served version's copy.
+        folder, name = posixpath.split(BASELINE_PROFILE_ARTIFACT)
+        shutil.copyfile(profile, tmp_dir / name)
+        mlflow.log_artifact(str(tmp_dir / name), folder)
 
         example = _signature_frame(X_valid.head(5))
         with warnings.catch_warnings():

@@ -8,10 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from modelops.adapters import dvc, git, tracking
+from modelops.data.evalset import load_pin, verified_path
 from modelops.settings import Settings
 
 # Packages whose versions decide whether a model reproduces.
 KEY_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "mlflow", "skops", "dvc", "pyarrow")
+
+
+def pinned_eval_md5(settings: Settings) -> str:
+    """The pinned evaluation set's md5, after checking the file against the pin (fail closed)."""
+    pin = load_pin(settings.config_dir)
+    verified_path(pin, settings.root)
+    return pin.md5
 
 
 def lineage_tags(settings: Settings) -> dict[str, str]:
@@ -22,7 +30,7 @@ def lineage_tags(settings: Settings) -> dict[str, str]:
         tracking.TAG_GIT_DIRTY: str(git.is_dirty(root)).lower(),
         tracking.TAG_DATA_HASH: dvc.md5(settings.path(paths.raw)),
         tracking.TAG_TRAIN_HASH: dvc.md5(settings.path(paths.train)),
-        tracking.TAG_EVAL_HASH: dvc.md5(settings.path(paths.eval)),
+        tracking.TAG_EVAL_HASH: pinned_eval_md5(settings),
         tracking.TAG_CONFIG_HASH: settings.config_hash(),
         tracking.TAG_OVERRIDES: json.dumps(list(settings.overrides)),
     }

@@ -1,66 +1,71 @@
-"""Canary analysis: split the prediction log by track, judge each, decide promote / hold / roll back.
+"""`modelops canary decide`: gather the canary's evidence, apply the release step's policy, record it.
 
-Each track is judged by `modelops monitor` on its own traffic. The decision compares the two:
-an alert on both tracks points at the data or upstream, not at the new model, so it holds.
+Facts come from two places: Prometheus (each version's live request rate, error and
+validation-failure ratios and latency over the canary window) and `modelops monitor` on each
+track's own predictions (drift and quality). The decision is `modelops.release.canary.decide`;
+this module only gathers, writes decision.json / decision.md, and says what to propose.
 """
 
 import json
-from dataclasses import asdict, dataclass
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-Action = Literal["promote", "rollback", "hold", "none"]
-HEALTHY, ALERT = 0, 1
+from modelops.adapters.prometheus import Prometheus
+from modelops.errors import MetricsUnavailable, ModelOpsError
+from modelops.release import canary as policy
+from modelops.release.state import track_version
+from modelops.settings import Settings, load_settings
 
-
-@dataclass(frozen=True)
-class TrackHealth:
-    track: str
-    version: int | None
-    requests: int
-    monitor_exit: int | None  # 0 healthy, 1 alert, 2 error, None when not run
-
-    @property
-    def status(self) -> str:
-        if self.monitor_exit is None:
-            return "no traffic" if self.version is not None else "not deployed"
-        return {HEALTHY: "healthy", ALERT: "alert"}.get(self.monitor_exit, "error")
+log = logging.getLogger(__name__)
+PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
 
 
 @dataclass(frozen=True)
-class Decision:
-    action: Action
-    reason: str
-    canary: TrackHealth
-    stable: TrackHealth
+class Options:
+    out: Path
+    prometheus: str | None = None  # overrides configs/canary.yaml and $PROMETHEUS_URL
+    predictions: Path | None = None  # prediction log covering both tracks; None: monitoring not run
+    labels: Path | None = None
+    min_requests: int | None = None  # overrides configs/canary.yaml
+    now: float | None = None  # end of the window (unix time); default: now
 
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self) | {"canary_status": self.canary.status, "stable_status": self.stable.status}
+
+def prometheus_url(opts: Options, cfg: policy.CanaryConfig, env: dict[str, str]) -> str:
+    url = opts.prometheus or cfg.prometheus.url or env.get(PROMETHEUS_URL_ENV, "")
+    if not url:
+        raise MetricsUnavailable(
+            f"no Prometheus URL: pass --prometheus, set prometheus.url in configs/{policy.FILENAME} "
+            f"or ${PROMETHEUS_URL_ENV}"
+        )
+    return url
 
 
-def decide(canary: TrackHealth, stable: TrackHealth, min_requests: int) -> Decision:
-    """Pure rule: roll back a canary that alerts while stable does not; promote a healthy one with traffic."""
-
-    def out(action: Action, reason: str) -> Decision:
-        return Decision(action, reason, canary, stable)
-
-    if canary.version is None:
-        return out("none", "no canary is deployed")
-    if canary.version == stable.version:
-        return out("none", f"canary and stable both serve v{canary.version}")
-    if canary.monitor_exit not in (None, HEALTHY, ALERT) or stable.monitor_exit not in (None, HEALTHY, ALERT):
-        return out("hold", "monitoring could not evaluate a track; fix it before deciding")
-    if canary.monitor_exit == ALERT and stable.monitor_exit == ALERT:
-        return out("hold", "both tracks alert: the cause is upstream of the model, not the canary")
-    if canary.monitor_exit == ALERT:
-        return out("rollback", f"canary v{canary.version} alerts while stable is {stable.status}")
-    if canary.requests < min_requests:
-        return out("hold", f"canary served {canary.requests} requests; {min_requests} needed to judge")
-    return out("promote", f"canary v{canary.version} is healthy on {canary.requests} requests")
+def read_live(prom: Prometheus, version: int, cfg: policy.CanaryConfig, end: float) -> policy.LiveMetrics:
+    """One version's window values and per-interval samples from Prometheus."""
+    q = policy.queries(version, cfg)
+    step = float(cfg.interval_seconds)
+    # The first point covers the interval ending at `start`: begin one interval into the window.
+    start = end - cfg.window_seconds + step
+    window = {k: prom.scalar(v, end) for k, v in q.items() if k.endswith("_window")}
+    per = {
+        k: prom.series(q[k], start, end, step)
+        for k in ("requests", "errors", "validation_failures", "latency_p95")
+    }
+    series = policy.Series(
+        requests=[x or 0.0 for x in per["requests"]],
+        errors=[x or 0.0 for x in per["errors"]],
+        validation_failures=[x or 0.0 for x in per["validation_failures"]],
+        latency_p95=per["latency_p95"],
+    )
+    return policy.live_metrics(version, window, series, cfg)
 
 
 def split_by_version(
-    log: Path, versions: dict[str, int | None], out_dir: Path
+    log_path: Path, versions: dict[str, int | None], out_dir: Path
 ) -> dict[str, tuple[Path, int]]:
     """Write each track's lines of the JSONL log to out_dir/<track>/predictions.jsonl; count them.
 
@@ -74,7 +79,7 @@ def split_by_version(
         for track, path in paths.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             handles[track] = path.open("w")
-        with log.open() as lines:
+        with log_path.open() as lines:
             for line in lines:
                 try:
                     version = str(json.loads(line).get("model_version"))
@@ -90,15 +95,59 @@ def split_by_version(
     return {track: (paths[track], counts[track]) for track in versions}
 
 
-def render(decision: Decision) -> str:
-    """decision.md: the verdict first, then each track's evidence."""
-    rows = "\n".join(
-        f"| {h.track} | {'-' if h.version is None else f'v{h.version}'} | {h.requests} | {h.status} |"
-        for h in (decision.canary, decision.stable)
-    )
-    return (
-        f"## Canary decision: **{decision.action}**\n\n{decision.reason}.\n\n"
-        "| track | version | requests | monitor |\n|---|---|---|---|\n"
-        f"{rows}\n\n"
-        "Per-track monitoring reports: `canary/` and `stable/` in this run's artifact.\n"
-    )
+def monitor_track(
+    settings: Settings, predictions: Path, labels: Path | None, out: Path
+) -> policy.MonitorVerdict:
+    """`modelops monitor` on one track's predictions; its verdict, or "error" when it could not evaluate."""
+    from modelops.monitor import job
+    from modelops.monitor.commands import registry_scorer
+    from modelops.monitor.config import FILENAME, MonitoringConfig
+    from modelops.settings import load_section
+
+    try:
+        cfg = load_section(settings.config_dir, FILENAME, MonitoringConfig)
+        cfg.check_against(settings.features, str(settings.config_dir / FILENAME))
+        with tempfile.TemporaryDirectory(prefix="modelops-canary-") as tmp:
+            summary = job.run(
+                settings,
+                cfg,
+                job.Inputs(predictions=predictions, out=out, labels=labels),
+                registry_scorer(settings, Path(tmp)),
+            )
+    except ModelOpsError as exc:
+        log.error("monitoring %s could not evaluate: %s", predictions, exc)
+        return "error"
+    return summary["verdict"]  # type: ignore[no-any-return]
+
+
+def run(root: Path, opts: Options, env: dict[str, str] | None = None) -> policy.Decision:
+    """Gather both tracks' evidence, decide, and write decision.json and decision.md into opts.out."""
+    env = dict(os.environ) if env is None else env
+    settings = load_settings(root)
+    cfg = policy.load_config(settings.config_dir)
+    if opts.min_requests is not None:
+        cfg = cfg.model_copy(update={"min_requests": opts.min_requests})
+    opts.out.mkdir(parents=True, exist_ok=True)
+    versions = {"canary": track_version(root, "canary"), "stable": track_version(root, "stable")}
+    end = opts.now if opts.now is not None else time.time()
+    live: dict[str, policy.LiveMetrics | None] = dict.fromkeys(versions)
+    if versions["canary"] is not None and versions["canary"] != versions["stable"]:
+        with Prometheus(prometheus_url(opts, cfg, env), cfg.prometheus.timeout_seconds) as prom:
+            live = {t: read_live(prom, v, cfg, end) if v is not None else None for t, v in versions.items()}
+    monitor: dict[str, tuple[policy.MonitorVerdict, int]] = dict.fromkeys(versions, ("not run", 0))
+    if opts.predictions is not None:
+        for track, (path, rows) in split_by_version(opts.predictions, versions, opts.out).items():
+            if versions[track] is not None and rows > 0:
+                monitor[track] = (monitor_track(settings, path, opts.labels, opts.out / track), rows)
+            else:
+                monitor[track] = ("no traffic", rows)
+    reports = {
+        t: policy.TrackReport(
+            track=t, version=v, live=live[t], monitor=monitor[t][0], monitor_rows=monitor[t][1]
+        )
+        for t, v in versions.items()
+    }
+    decision = policy.decide(reports["canary"], reports["stable"], cfg)
+    (opts.out / "decision.json").write_text(decision.model_dump_json(indent=2) + "\n")
+    (opts.out / "decision.md").write_text(policy.render(decision))
+    return decision

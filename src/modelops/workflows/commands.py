@@ -1,12 +1,15 @@
-"""`modelops candidate|pr|issue|propose|canary|retrain|overlays`: the steps of .github/workflows."""
+"""`modelops candidate|pr|issue|propose|canary|retrain|overlays`: the steps of .github/workflows.
+
+Thin wiring only: each handler parses its arguments, calls job functions (never `cli.main`),
+and returns `ExitCode.OK`; failures are `ModelOpsError`s that the CLI maps to exit codes.
+"""
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from modelops.errors import ReleaseError
+from modelops.errors import ExitCode, ReleaseError
 
 
 def _model_name(root: Path) -> str:
@@ -30,13 +33,6 @@ def _step_summary(text: str) -> None:
             fh.write(text.rstrip("\n") + "\n")
 
 
-def _run_modelops(root: Path, *argv: str) -> int:
-    """Run another `modelops` command in-process, as the CLI would."""
-    from modelops.cli import main
-
-    return main(["--root", str(root), *argv])
-
-
 def _candidate(args: argparse.Namespace) -> int:
     from modelops.workflows.candidate import find_candidate
 
@@ -44,7 +40,7 @@ def _candidate(args: argparse.Namespace) -> int:
     mv = find_candidate(root, _model_name(root), args.sha, args.wait, args.poll)
     _github_output(version=mv.version, uri=mv.uri)
     print(mv.version)
-    return 0
+    return ExitCode.OK
 
 
 def _read_body(path: str) -> str:
@@ -55,14 +51,16 @@ def _read_body(path: str) -> str:
 
 
 def _pr_open(args: argparse.Namespace) -> int:
+    from modelops.adapters.github import GitHub
     from modelops.workflows.propose import Proposal, current_branch, open_pull
 
     root = Path(args.root).resolve()
     proposal = Proposal(
         args.branch, args.base or current_branch(root), args.title, _read_body(args.body_file)
     )
-    print(open_pull(root, proposal))
-    return 0
+    with GitHub.from_env() as gh:
+        print(open_pull(root, proposal, gh))
+    return ExitCode.OK
 
 
 def _issue_open(args: argparse.Namespace) -> int:
@@ -72,89 +70,73 @@ def _issue_open(args: argparse.Namespace) -> int:
     with GitHub.from_env() as gh:
         issue = gh.create_issue(title=args.title, body=body, labels=args.label)
     print(issue.get("html_url") or issue.get("number"))
-    return 0
+    return ExitCode.OK
 
 
 def _propose_promote(args: argparse.Namespace) -> int:
+    from modelops.adapters.github import GitHub
     from modelops.workflows import propose
     from modelops.workflows.candidate import find_candidate
 
     root = Path(args.root).resolve()
     base = args.base or propose.current_branch(root)
-    version = args.version or find_candidate(root, _model_name(root), args.sha).version
-    argv = ["promote", str(version), "--to", args.to, "--commit"] + (
-        ["--pr", str(args.pr)] if args.pr else []
-    )
-    if (code := _run_modelops(root, *argv)) != 0:
-        return code
-    subject, body = propose.head_message(root)
-    text = propose.promotion_body(subject, body, propose.changed_files(root), version, args.to, args.pr)
-    branch = f"promote/{_model_name(root)}-v{version}-{args.to}"
-    print(propose.open_pull(root, propose.Proposal(branch, base, subject, text)))
-    return 0
+    model = _model_name(root)
+    version = args.version or find_candidate(root, model, args.sha).version
+    with GitHub.from_env() as gh:
+        print(propose.propose_promotion(root, gh, model, version, args.to, args.pr, base))
+    return ExitCode.OK
 
 
 def _propose_rollback(args: argparse.Namespace) -> int:
+    from modelops.adapters.github import GitHub
     from modelops.workflows import propose
 
     root = Path(args.root).resolve()
     base = args.base or propose.current_branch(root)
-    if (code := _run_modelops(root, "rollback", "--track", args.track)) != 0:
-        return code
-    subject, body = propose.head_message(root)
-    text = propose.rollback_body(subject, body, propose.changed_files(root), args.track, args.reason)
-    branch = f"rollback/{args.track}-{propose.git(root, 'rev-parse', '--short=12', 'HEAD')}"
-    print(propose.open_pull(root, propose.Proposal(branch, base, subject, text)))
-    return 0
+    with GitHub.from_env() as gh:
+        print(propose.propose_rollback(root, gh, args.track, args.reason, base))
+    return ExitCode.OK
 
 
 def _canary_decide(args: argparse.Namespace) -> int:
-    from modelops.release.state import track_version
     from modelops.workflows import canary
 
     root = Path(args.root).resolve()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    versions = {"canary": track_version(root, "canary"), "stable": track_version(root, "stable")}
-    split = canary.split_by_version(Path(args.predictions), versions, out)
-    health = {}
-    for track, (path, count) in split.items():
-        code = None
-        if versions[track] is not None and count > 0:
-            labels = ["--labels", args.labels] if args.labels else []
-            code = _run_modelops(
-                root, "monitor", "--predictions", str(path), *labels, "--out", str(out / track)
-            )
-        health[track] = canary.TrackHealth(track, versions[track], count, code)
-    decision = canary.decide(health["canary"], health["stable"], args.min_requests)
-    (out / "decision.json").write_text(json.dumps(decision.as_dict(), indent=2) + "\n")
-    report = canary.render(decision)
-    (out / "decision.md").write_text(report)
-    _step_summary(report)
+    opts = canary.Options(
+        out=Path(args.out),
+        prometheus=args.prometheus,
+        predictions=Path(args.predictions) if args.predictions else None,
+        labels=Path(args.labels) if args.labels else None,
+        min_requests=args.min_requests,
+    )
+    decision = canary.run(root, opts)
+    _step_summary((opts.out / "decision.md").read_text())
     _github_output(action=decision.action)
     print(f"{decision.action}: {decision.reason}")
     if not args.propose or decision.action not in ("promote", "rollback"):
-        return 0
-    if decision.action == "promote":
-        argv = ["propose", "promote", "--to", "stable", "--version", str(versions["canary"])]
-    else:
-        argv = ["propose", "rollback", "--track", "canary", "--reason", decision.reason]
-    return _run_modelops(root, *argv)
+        return ExitCode.OK
+    from modelops.adapters.github import GitHub
+    from modelops.workflows import propose
+
+    base = propose.current_branch(root)
+    canary_version = decision.canary.version
+    with GitHub.from_env() as gh:
+        if decision.action == "rollback":
+            print(propose.propose_rollback(root, gh, "canary", decision.reason, base))
+        elif canary_version is not None:  # decide() promotes only a deployed canary
+            print(
+                propose.propose_promotion(root, gh, _model_name(root), canary_version, "stable", None, base)
+            )
+    return ExitCode.OK
 
 
 def _retrain(args: argparse.Namespace) -> int:
     from modelops.adapters.github import GitHub
 
     with GitHub.from_env() as gh:
-        gh.request(
-            "POST",
-            f"/repos/{gh.repository}/actions/workflows/{args.workflow}/dispatches",
-            permission="actions: write",
-            resource=f"workflow {args.workflow}",
-            json={"ref": args.ref},
-        )
+        gh.dispatch_workflow(args.workflow, args.ref)
     print(f"dispatched {args.workflow} on {args.ref}")
-    return 0
+    return ExitCode.OK
 
 
 def _overlays_render(args: argparse.Namespace) -> int:
@@ -175,7 +157,7 @@ def _overlays_render(args: argparse.Namespace) -> int:
         print(f"rendered {overlay.relative_to(root)}")
     if problems:
         raise ReleaseError("rendered manifests are invalid:\n  " + "\n  ".join(problems))
-    return 0
+    return ExitCode.OK
 
 
 def register(sub: Any) -> None:
@@ -221,12 +203,21 @@ def register(sub: Any) -> None:
         dest="canary_command", required=True
     )
     p = canary.add_parser(
-        "decide", help="judge canary vs stable from their traffic: promote, hold or roll back"
+        "decide",
+        help="judge canary vs stable on live metrics and monitoring: promote, hold or roll back",
+        description="Compares canary and stable on Prometheus (request rate, error and validation-failure "
+        "ratios, latency, per-interval Mann-Whitney U tests and absolute limits; configs/canary.yaml) and "
+        "on `modelops monitor` of each track's predictions. Too little canary traffic holds.",
     )
-    p.add_argument("--predictions", required=True, help="prediction log (JSONL) covering both tracks")
+    p.add_argument(
+        "--prometheus", help="Prometheus base URL (default: configs/canary.yaml, else $PROMETHEUS_URL)"
+    )
+    p.add_argument("--predictions", default="", help="prediction log (JSONL) covering both tracks")
     p.add_argument("--labels", default="", help="delayed labels joined by request id")
     p.add_argument("--out", required=True, help="directory for decision.{json,md} and per-track reports")
-    p.add_argument("--min-requests", type=int, default=1000, help="canary traffic needed to promote")
+    p.add_argument(
+        "--min-requests", type=int, help="canary requests needed to judge (default: configs/canary.yaml)"
+    )
     p.add_argument("--propose", action="store_true", help="open the promotion or revert PR it decides on")
     p.set_defaults(func=_canary_decide)
 

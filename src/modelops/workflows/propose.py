@@ -1,6 +1,8 @@
-"""Turn a local release change into a pull request: run the release command, push a branch, open the PR.
+"""Turn a local release change into a pull request: run the release job, push a branch, open the PR.
 
 Nothing here merges. The PR is the unit of review: CODEOWNERS puts the model owners on it.
+The release jobs are called as functions (their errors propagate as `ModelOpsError`s), and
+GitHub is reached only through the `GitHubPort` the caller passes in.
 """
 
 import base64
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from modelops.adapters.github import GitHubPort
 from modelops.errors import ReleaseError
 
 
@@ -57,7 +60,9 @@ def _auth_env(remote_url: str) -> dict[str, str] | None:
 def push(root: Path, branch: str, remote: str = "origin") -> None:
     """Push HEAD to a new branch; refuses to overwrite an existing one."""
     url = git(root, "remote", "get-url", remote)
-    git(root, "push", remote, f"HEAD:refs/heads/{branch}", env=_auth_env(url))
+    ref = f"refs/heads/{branch}"
+    # A plain push would fast-forward an existing branch; an empty lease means "must not exist yet".
+    git(root, "push", f"--force-with-lease={ref}:", remote, f"HEAD:{ref}", env=_auth_env(url))
 
 
 def head_message(root: Path) -> tuple[str, str]:
@@ -65,8 +70,11 @@ def head_message(root: Path) -> tuple[str, str]:
     return git(root, "log", "-1", "--format=%s"), git(root, "log", "-1", "--format=%b")
 
 
-def changed_files(root: Path) -> list[str]:
-    return git(root, "show", "--name-only", "--format=", "HEAD").splitlines()
+def changed_files(root: Path, since: str | None = None) -> list[str]:
+    """Files changed by HEAD, or by every commit after `since` (a promotion makes two)."""
+    if since is None:
+        return git(root, "show", "--name-only", "--format=", "HEAD").splitlines()
+    return git(root, "diff", "--name-only", f"{since}..HEAD").splitlines()
 
 
 def promotion_body(
@@ -94,13 +102,54 @@ def rollback_body(subject: str, body: str, files: list[str], track: str, reason:
     )
 
 
-def open_pull(root: Path, proposal: Proposal) -> str:
+def open_pull(root: Path, proposal: Proposal, gh: GitHubPort) -> str:
     """Push the branch and open the PR; returns its URL."""
-    from modelops.adapters.github import GitHub
-
     push(root, proposal.branch)
-    with GitHub.from_env() as gh:
-        pr = gh.create_pull(
-            head=proposal.branch, base=proposal.base, title=proposal.title, body=proposal.body
-        )
+    pr = gh.create_pull(head=proposal.branch, base=proposal.base, title=proposal.title, body=proposal.body)
     return str(pr.get("html_url") or pr.get("number"))
+
+
+def promote_commit(root: Path, version: int, track: str, pr: int | None) -> None:
+    """The `modelops promote VERSION --to TRACK --commit` job, called as a function."""
+    from modelops.adapters import tracking
+    from modelops.release import promote
+    from modelops.release.config import load_release_config
+    from modelops.settings import load_settings
+
+    settings = load_settings(root)
+    cfg = load_release_config(settings.config_dir)
+    tracking.configure(settings.root)
+    planned = promote.plan(
+        settings, cfg, version, track, pr=pr, promoted_by=promote.default_actor(settings.root)
+    )
+    promote.apply(settings.root, planned, commit=True)
+
+
+def rollback_commit(root: Path, track: str) -> None:
+    """The `modelops rollback --track TRACK` job, called as a function."""
+    from modelops.release import rollback
+    from modelops.release.config import load_release_config
+    from modelops.settings import default_config_dir
+
+    cfg = load_release_config(default_config_dir(root))
+    rollback.run(root, rollback.find(root, track, cfg.track_trailer))
+
+
+def propose_promotion(
+    root: Path, gh: GitHubPort, model: str, version: int, track: str, pr: int | None, base: str
+) -> str:
+    """Promote with a commit, push it to promote/<model>-v<N>-<track> and open the PR; returns its URL."""
+    before = git(root, "rev-parse", "HEAD")
+    promote_commit(root, version, track, pr)
+    subject, body = head_message(root)
+    text = promotion_body(subject, body, changed_files(root, since=before), version, track, pr)
+    return open_pull(root, Proposal(f"promote/{model}-v{version}-{track}", base, subject, text), gh)
+
+
+def propose_rollback(root: Path, gh: GitHubPort, track: str, reason: str, base: str) -> str:
+    """Revert the track's last promotion, push it to rollback/<track>-<sha> and open the PR."""
+    rollback_commit(root, track)
+    subject, body = head_message(root)
+    text = rollback_body(subject, body, changed_files(root), track, reason)
+    branch = f"rollback/{track}-{git(root, 'rev-parse', '--short=12', 'HEAD')}"
+    return open_pull(root, Proposal(branch, base, subject, text), gh)
