@@ -1,32 +1,53 @@
 # syntax=docker/dockerfile:1
-# Serving image for `modelops serve`. Multi-stage: wheels are installed into a venv in
-# the builder; the final stage copies only that venv, so no pip cache, build tools or
-# compilers ship. Base pinned by digest (a tag can move). To update it:
+# Serving image for `modelops serve`: the serve-only lock (requirements-serve.lock, no
+# training, DVC or dev tools), installed into a venv in the builder; the final stage copies
+# only that venv. Build with `make image` (buildah; see README "Serving image").
+#
+# BASE defaults to the slim image pinned by digest (a tag can move). To update it:
 #   docker buildx imagetools inspect python:3.11-slim-bookworm   # copy the index digest
-FROM python:3.11-slim-bookworm@sha256:420310dd2ff7895895f0f1f9d15cae5a95dabceb8f1d6b9a23ef33c2c1c542c3 AS builder
+# Without a registry, `make image IMAGE_BASE=debian-local` passes a bookworm base made
+# locally by mmdebstrap (python3 3.11, as in the slim image).
+ARG BASE=python:3.11-slim-bookworm@sha256:420310dd2ff7895895f0f1f9d15cae5a95dabceb8f1d6b9a23ef33c2c1c542c3
+
+FROM ${BASE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-RUN python -m venv /opt/venv
-# Locked dependencies first: this layer is reused until requirements.lock changes.
-# The slim base has no compiler: binary packages come as manylinux wheels, and the few
-# sdists in the lock are pure Python. (The lock includes dev tools; a serve-only lock
-# would shrink the image.)
-COPY requirements.lock ./
-RUN /opt/venv/bin/pip install -r requirements.lock
-COPY pyproject.toml README.md ./
+RUN python3 -m venv /opt/venv
+# Locked, hash-checked dependencies first: this layer is reused until the lock changes.
+# Binary packages come as manylinux wheels; no compiler is needed.
+COPY requirements-serve.lock ./
+RUN /opt/venv/bin/pip install --no-deps --require-hashes --no-compile -r requirements-serve.lock
+# pyproject.toml names README.md as the long description; a stub keeps README edits from
+# invalidating the layers below.
+COPY pyproject.toml ./
 COPY src ./src
-RUN /opt/venv/bin/pip install --no-deps . && /opt/venv/bin/python -m compileall -q /opt/venv
+RUN echo "modelops serving image" > README.md
+# Then trim what a server never runs: the installers and the libraries' own test suites.
+# Bytecode is written only for the modules the server imports (modelops.serve.warm), not
+# for all of the venv: ~30 MB instead of ~100 MB, and the same start-up time.
+RUN /opt/venv/bin/pip install --no-deps --no-compile . \
+ && rm -rf /opt/venv/lib/python3.11/site-packages/pip /opt/venv/lib/python3.11/site-packages/pip-* \
+           /opt/venv/lib/python3.11/site-packages/setuptools* /opt/venv/lib/python3.11/site-packages/pkg_resources \
+           /opt/venv/lib/python3.11/site-packages/_distutils_hack \
+           /opt/venv/lib/python3.11/site-packages/distutils-precedence.pth /opt/venv/bin/pip* \
+ && find /opt/venv/lib/python3.11/site-packages -depth -type d -name tests -path '*/site-packages/*/tests' \
+         -not -path '*/site-packages/*/*/*/tests' -exec rm -rf {} + \
+ && /opt/venv/bin/python -c "import modelops.serve.warm"
 
-FROM python:3.11-slim-bookworm@sha256:420310dd2ff7895895f0f1f9d15cae5a95dabceb8f1d6b9a23ef33c2c1c542c3
+FROM ${BASE}
 # Same uid/gid as the Deployment's securityContext (runAsUser 10001).
 RUN groupadd --system --gid 10001 modelops \
- && useradd --system --uid 10001 --gid modelops --home-dir /app --no-create-home modelops
+ && useradd --system --uid 10001 --gid modelops --home-dir /app --no-create-home modelops \
+ && mkdir -p /var/log/modelops && chown 10001:10001 /var/log/modelops
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=root:root configs ./configs
+# The only writable paths are /tmp (model download) and /var/log/modelops (prediction
+# log): the Deployment mounts emptyDirs there and sets readOnlyRootFilesystem.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
     PREDICTION_LOG=/var/log/modelops/predictions.jsonl \
     MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false

@@ -16,7 +16,7 @@ export DO_NOT_TRACK ?= true
 export DVC_NO_ANALYTICS ?= true
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install demo test test-fast lint format lock bench bench-deps render verify clean help
+.PHONY: install demo test test-fast lint format lock lock-serve image bench bench-deps render verify clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -60,6 +60,15 @@ render: install  ## render every kustomize overlay and validate it offline
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -q -o requirements.lock
+
+lock-serve:  ## re-resolve requirements-serve.lock (the serving image) from requirements-serve.in
+	$(BIN)/uv pip compile requirements-serve.in -c requirements.lock --python-version 3.11 --generate-hashes -q -o requirements-serve.lock
+
+# Empty IMAGE_BASE keeps the Dockerfile's digest-pinned python slim base; IMAGE_BASE=debian-local
+# builds one from Debian packages with mmdebstrap (no registry needed). Writes out/image/sbom.cdx.json.
+IMAGE_BASE ?=
+image: install  ## build the serving image with buildah (and its CycloneDX SBOM)
+	$(PY) -m modelops.serve.image build --base "$(IMAGE_BASE)"
 
 bench-deps:  ## wrk drives the serving benchmark (Debian package)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

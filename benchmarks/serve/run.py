@@ -1,13 +1,21 @@
-"""Benchmark `modelops serve` against `mlflow models serve` on the same registered model.
+"""Benchmark `modelops serve` against the HTTP floor, `mlflow models serve` and BentoML.
 
-    .venv/bin/python benchmarks/serve/run.py [--duration 15] [--out benchmarks/serve/results.json]
+    .venv/bin/python benchmarks/serve/run.py [--duration 10] [--out benchmarks/serve/results.json]
 
-Registers (or reuses) one `churn` version in a separate store (default
-/tmp/modelops-bench-serve, so the project's registry is left alone), starts both
-servers on it, drives each with wrk (same Lua script, same duration) for single-row
-requests at 1 and 16 connections and 1,000-row requests, times in-process
-`predict_proba` on the same 1,000 rows, and prints a markdown table (also written as
-JSON). Needs `wrk` on PATH (Debian: apt-get install wrk).
+One run, same model, same machine: registers (or reuses) one version in a separate
+store (default /tmp/modelops-bench-serve, the project's registry is left alone) and
+starts, one after the other, each server pinned to CPU 0 with wrk pinned to CPU 1:
+
+- floor: bare uvicorn + Starlette (uvloop, httptools) that parses the JSON body with
+  orjson and returns a constant (benchmarks/serve/floor.py): HTTP + parsing, nothing else;
+- modelops serve: the real server (validation, compiled scorer, metrics, request ids, log);
+- mlflow models serve: MLflow's scoring server on the same registered version;
+- BentoML: a service on the same fitted pipeline (benchmarks/serve/bento_service.py),
+  installed by this script into its own throw-away venv (<work>/bento-venv).
+
+Scenarios: single-row requests at 1 and 16 connections, 1,000-row requests at 1
+connection. Prints a markdown table with ratios to the floor and the load average (also
+written as JSON). Needs `wrk` (Debian: apt-get install wrk) and `taskset`.
 """
 
 import argparse
@@ -22,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import Any
 
@@ -101,26 +110,6 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> 
     raise SystemExit(f"{url} not ready after {timeout}s")
 
 
-def wrk(url: str, body: Path, connections: int, duration: int) -> dict[str, Any]:
-    cmd = [
-        "wrk",
-        f"-t{min(2, connections)}",
-        f"-c{connections}",
-        f"-d{duration}s",
-        "--latency",
-        "-s",
-        str(HERE / "post.lua"),
-        url,
-    ]
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, env={**os.environ, "BODY_FILE": str(body)}, check=True
-    ).stdout
-    line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
-    r = json.loads(line.removeprefix("WRK_JSON "))
-    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-    return r
-
-
 def in_process(pipe: Any, frame: Any, repeats: int = 30) -> dict[str, float]:
     from threadpoolctl import threadpool_limits
 
@@ -134,14 +123,52 @@ def in_process(pipe: Any, frame: Any, repeats: int = 30) -> dict[str, float]:
     return {"p50_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3}
 
 
+def bento_venv(work: Path) -> Path:
+    """A throw-away venv with BentoML and this venv's scikit-learn/skops/pandas/numpy versions."""
+    venv = work / "bento-venv"
+    if not (venv / "bin" / "bentoml").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pins = [f"{d}=={dist_version(d)}" for d in ("scikit-learn", "skops", "pandas", "numpy")]
+        print(f"installing bentoml + {pins} into {venv}", file=sys.stderr)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "bentoml", *pins], check=True)
+    return venv
+
+
+def pinned(cpu: int, cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else cmd
+
+
+def wrk(url: str, body: Path, connections: int, duration: int) -> dict[str, Any]:
+    cmd = pinned(
+        1,
+        [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(HERE / "post.lua"),
+            url,
+        ],
+    )
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "BODY_FILE": str(body)}, check=True
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
+    r = json.loads(line.removeprefix("WRK_JSON "))
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    return r
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15, help="seconds of load per scenario")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per scenario")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "modelops-bench-serve")
     parser.add_argument(
         "--rows", type=int, default=100_000, help="training rows when a model must be trained"
     )
-    parser.add_argument("--workers", type=int, default=1, help="modelops serve workers")
+    parser.add_argument("--only", nargs="*", help="run only these servers (floor modelops mlflow bentoml)")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -155,24 +182,21 @@ def main() -> int:
     tracking.configure(args.work)
     version, sha, settings = register(args.work, args.rows)
 
-    from churn.data import generate
+    from churn.data import generate  # the example's generator: realistic rows for the request bodies
 
     frame = generate(2000, 2024)[settings.features.names]
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     bodies = {}
     for name, rows in (("one", records[:1]), ("batch", records[:1000])):
-        for server in ("modelops", "mlflow"):
-            key = "records" if server == "modelops" else "dataframe_records"
-            path = args.work / f"{server}-{name}.json"
+        for fmt, key in (("records", "records"), ("mlflow", "dataframe_records")):
+            path = args.work / f"{fmt}-{name}.json"
             path.write_text(json.dumps({key: rows}))
-            bodies[(server, name)] = path
+            bodies[(fmt, name)] = path
 
-    pipe = tracking.load_sklearn(
-        tracking.download_model(tracking.get_version("churn", version), args.work / "model"),
-        settings.model.skops_trusted_types,
-    )
+    model_dir = tracking.download_model(tracking.get_version("churn", version), args.work / "model")
+    pipe = tracking.load_sklearn(model_dir, settings.model.skops_trusted_types)
+    reference = pipe.predict_proba(frame.iloc[:1000])[:, 1]
     inproc = in_process(pipe, frame.iloc[:1000])
-    inproc_records = in_process(pipe, __import__("pandas").DataFrame.from_records(records[:1000]))
 
     results: dict[str, Any] = {
         "model": f"models:/churn/{version}",
@@ -181,7 +205,6 @@ def main() -> int:
         "python": platform.python_version(),
         "loadavg_start": os.getloadavg(),
         "in_process_1000": inproc,
-        "in_process_1000_from_records": inproc_records,
         "servers": {},
     }
     env = {
@@ -193,8 +216,46 @@ def main() -> int:
         "MODEL_SHA256": sha,
         "PREDICTION_LOG": str(args.work / "predictions.jsonl"),
     }
-    servers = {
-        "mlflow models serve": (
+    skops_file = next(model_dir.glob("*.skops"), None) or next(model_dir.rglob("*.skops"))
+    servers: dict[str, tuple[list[str], str, str, str, dict[str, str], Path]] = {
+        "floor": (
+            [
+                str(BIN / "uvicorn"),
+                "floor:app",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--host",
+                "127.0.0.1",
+                "--port",
+            ],
+            "records",
+            "/readyz",
+            "/predict",
+            {},
+            HERE,
+        ),
+        "modelops": (
+            [
+                str(BIN / "modelops"),
+                "--root",
+                str(REPO),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--workers",
+                "1",
+                "--port",
+            ],
+            "records",
+            "/readyz",
+            "/predict",
+            {},
+            REPO,
+        ),
+        "mlflow": (
             [
                 str(BIN / "mlflow"),
                 "models",
@@ -205,60 +266,62 @@ def main() -> int:
                 "local",
                 "-h",
                 "127.0.0.1",
+                "-p",
             ],
             "mlflow",
             "/ping",
             "/invocations",
             {"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true"},
+            REPO,
         ),
-        "modelops serve": (
-            [
-                str(BIN / "modelops"),
-                "--root",
-                str(REPO),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--workers",
-                str(args.workers),
-            ],
-            "modelops",
+        "bentoml": (
+            [],  # filled below: the throw-away venv's bentoml
+            "records",
             "/readyz",
             "/predict",
-            {},
+            {
+                "MODEL_SKOPS": str(skops_file),
+                "TRUSTED": ",".join(settings.model.skops_trusted_types),
+                "FEATURES": ",".join(settings.features.names),
+                "BENTOML_DO_NOT_TRACK": "true",
+            },
+            HERE,
         ),
     }
-    for label, (cmd, kind, ready, path, extra) in servers.items():
+    chosen = args.only or list(servers)
+    if "bentoml" in chosen:
+        venv = bento_venv(args.work)
+        servers["bentoml"][0].extend(
+            [str(venv / "bin" / "bentoml"), "serve", "bento_service:Model", "--host", "127.0.0.1", "--port"]
+        )
+    for label in chosen:
+        cmd, fmt, ready, path, extra, cwd = servers[label]
         port = free_port()
-        log = (args.work / f"{kind}.log").open("wb")
+        log = (args.work / f"{label}.log").open("wb")
         proc = subprocess.Popen(
-            [*cmd, "-p" if kind == "mlflow" else "--port", str(port)],
-            env={**env, **extra},
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            pinned(0, [*cmd, str(port)]), env={**env, **extra}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
         )
         try:
             base = f"http://127.0.0.1:{port}"
             wait_http(base + ready, proc)
             resp = httpx.post(
                 base + path,
-                content=bodies[(kind, "batch")].read_bytes(),
+                content=bodies[(fmt, "batch")].read_bytes(),
                 headers={"content-type": "application/json"},
                 timeout=60,
             )
             resp.raise_for_status()
-            got = resp.json()["predictions"]
-            if kind == "modelops":
-                served = np.array([p["score"] for p in got])
-                ref = pipe.predict_proba(frame.iloc[:1000])[:, 1]
-                runs = {"parity_max_abs_diff": float(np.max(np.abs(served - ref)))}
-            else:
-                # MLflow's sklearn pyfunc answers predict() (labels) unless the model was logged with
-                # pyfunc_predict_fn="predict_proba"; the work per row is the same.
-                runs = {"label_agreement": float(np.mean(np.array(got) == pipe.predict(frame.iloc[:1000])))}
-            wrk(base + path, bodies[(kind, "one")], 16, 3)  # warm-up
+            runs: dict[str, Any] = {}
+            got = resp.json()
+            if label == "modelops":
+                served = np.array([p["score"] for p in got["predictions"]])
+                runs["parity_max_abs_diff"] = float(np.max(np.abs(served - reference)))
+            elif label == "bentoml":
+                runs["parity_max_abs_diff"] = float(np.max(np.abs(np.array(got) - reference)))
+            wrk(base + path, bodies[(fmt, "one")], 16, 3)  # warm-up
             for title, body, conns in SCENARIOS:
-                runs[title] = wrk(base + path, bodies[(kind, body)], conns, args.duration)
+                runs[title] = wrk(base + path, bodies[(fmt, body)], conns, args.duration)
+                runs[title]["loadavg"] = os.getloadavg()[0]
                 print(f"{label} | {title}: {runs[title]['rps']:.0f} req/s", file=sys.stderr)
             results["servers"][label] = runs
         finally:
@@ -274,42 +337,46 @@ def main() -> int:
 
 
 def render(r: dict[str, Any]) -> str:
-    ml, mo = r["servers"]["mlflow models serve"], r["servers"]["modelops serve"]
+    s = r["servers"]
+    floor = s.get("floor")
     lines = [
-        f"Model {r['model']}, {r['cpus']} CPUs, {r['duration_s']} s of wrk per row, "
-        f"load average {r['loadavg_start'][0]:.1f} -> {r['loadavg_end'][0]:.1f}.",
+        f"Model {r['model']}, {r['cpus']} CPUs (server on CPU 0, wrk on CPU 1), {r['duration_s']} s of wrk "
+        f"per cell, load average {r['loadavg_start'][0]:.1f} -> {r['loadavg_end'][0]:.1f}.",
         "",
-        "| scenario | mlflow req/s | mlflow p50 | mlflow p99 "
-        "| modelops req/s | modelops p50 | modelops p99 | speed-up |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| server | " + " | ".join(f"{t}: req/s, p50, p99" for t, _, _ in SCENARIOS) + " | load avg |",
+        "|---|" + "---:|" * (len(SCENARIOS) + 1),
     ]
-    for title, _, _ in SCENARIOS:
-        a, b = ml[title], mo[title]
-        lines.append(
-            f"| {title} | {a['rps']:.0f} | {a['p50_us'] / 1e3:.2f} ms | {a['p99_us'] / 1e3:.2f} ms | "
-            f"{b['rps']:.0f} | {b['p50_us'] / 1e3:.2f} ms | {b['p99_us'] / 1e3:.2f} ms | "
-            f"{b['rps'] / a['rps']:.1f}x |"
-        )
-    inproc = r["in_process_1000"]["p50_ms"]
-    batch = mo["1,000 rows, 1 connection"]["p50_us"] / 1e3
-    c16 = mo["single row, 16 connections"]
+    for label, runs in s.items():
+        cells = []
+        for title, _, _ in SCENARIOS:
+            x = runs[title]
+            ratio = f" ({x['rps'] / floor[title]['rps']:.0%} of floor)" if floor and label != "floor" else ""
+            cells.append(f"{x['rps']:.0f}{ratio}, {x['p50_us'] / 1e3:.2f} ms, {x['p99_us'] / 1e3:.2f} ms")
+        load = max(runs[t]["loadavg"] for t, _, _ in SCENARIOS)
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {load:.1f} |")
     lines += [
         "",
-        f"In-process `pipeline.predict_proba` on the same 1,000 rows: {inproc:.2f} ms (typed DataFrame), "
-        f"{r['in_process_1000_from_records']['p50_ms']:.2f} ms (DataFrame from the JSON records).",
-        "",
-        "| target | measured | met |",
-        "|---|---:|:---:|",
-        f"| single-row req/s at 16 conns >= 10x mlflow | "
-        f"{c16['rps'] / ml['single row, 16 connections']['rps']:.1f}x | "
-        f"{'yes' if c16['rps'] >= 10 * ml['single row, 16 connections']['rps'] else 'no'} |",
-        f"| single-row p99 at 16 conns < 10 ms | {c16['p99_us'] / 1e3:.2f} ms | "
-        f"{'yes' if c16['p99_us'] < 10_000 else 'no'} |",
-        f"| 1,000-row request <= 1.5x in-process predict_proba | {batch / inproc:.2f}x ({batch:.2f} ms) | "
-        f"{'yes' if batch <= 1.5 * inproc else 'no'} |",
-        f"| served == in-process within 1e-9 | {mo['parity_max_abs_diff']:.1e} | "
-        f"{'yes' if mo['parity_max_abs_diff'] <= 1e-9 else 'no'} |",
+        "In-process `pipeline.predict_proba` on the same 1,000 rows: "
+        f"{r['in_process_1000']['p50_ms']:.2f} ms.",
     ]
+    mo = s.get("modelops")
+    if floor and mo:
+        c16 = "single row, 16 connections"
+        batch = "1,000 rows, 1 connection"
+        rps_ratio = mo[c16]["rps"] / floor[c16]["rps"]
+        p50_ratio = mo[batch]["p50_us"] / floor[batch]["p50_us"]
+        lines += [
+            "",
+            "| target | measured | met |",
+            "|---|---:|:---:|",
+            f"| single-row req/s at 16 connections >= 50% of the floor | {rps_ratio:.0%} | "
+            f"{'yes' if rps_ratio >= 0.5 else 'no'} |",
+            f"| 1,000-row p50 <= 3x the floor's (parse only) | {p50_ratio:.2f}x "
+            f"({mo[batch]['p50_us'] / 1e3:.2f} vs {floor[batch]['p50_us'] / 1e3:.2f} ms) | "
+            f"{'yes' if p50_ratio <= 3 else 'no'} |",
+            f"| served == in-process within 1e-9 | {mo['parity_max_abs_diff']:.1e} | "
+            f"{'yes' if mo['parity_max_abs_diff'] <= 1e-9 else 'no'} |",
+        ]
     return "\n".join(lines)
 
 

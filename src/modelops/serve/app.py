@@ -1,9 +1,13 @@
-"""The FastAPI application: /predict, /healthz, /readyz, /metadata, /metrics.
+"""The model server: /predict, /healthz, /readyz, /metadata, /metrics.
 
-The hot path is deliberately thin: the body is validated from raw bytes by the
-generated pydantic model (one pass, no intermediate dict), scored by the compiled
-scorer, answered with orjson, and handed to the prediction log's queue. Metrics,
-request ids and the model-version header are added by one small ASGI wrapper.
+`POST /predict` is served by `ServeApp` itself, a plain ASGI callable with no framework
+routing, middleware or dependency injection on the way: the body is read with the size
+limit enforced chunk by chunk, decoded and validated in one msgspec pass generated from
+features.yaml straight into the float matrix, scored by the (parity-checked) compiled
+scorer, answered with orjson and handed to the prediction log's queue. Everything
+else (/healthz, /readyz, /metadata, /metrics, /openapi.json, /docs) is FastAPI. Request
+ids, the model-version header and the request metrics (pre-bound label children) are
+added by `ServeApp` for both.
 """
 
 import gc
@@ -13,25 +17,24 @@ import os
 import re
 import threading
 import time
-import uuid
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from modelops.errors import DigestMismatch
-from modelops.serve import schema
+from modelops.serve import runner, schema
 from modelops.serve.config import ServeConfig
 from modelops.serve.metrics import Metrics
 from modelops.serve.reference import ModelRef, fetch, verify
-from modelops.serve.runner import DRAINING
+from modelops.serve.runner import DRAINING, STOPPING, TIMED_OUT
 from modelops.serve.scoring import Scorer, load_scorer
 from modelops.serve.sinks import Entry, ShadowScorer, Sink, open_sink
 from modelops.settings import Settings, load_settings
@@ -100,7 +103,8 @@ def _load_pipeline(ref: ModelRef, model_dir: Path | None, opts: ServeOptions, se
 
 
 def _scorer(pipeline: Any, settings: Settings, cfg: ServeConfig, warmup_rows: int) -> Any:
-    """The fast-path scorer (parity-checked against `pipeline`) or the pipeline itself."""
+    """The fast-path scorer (parity-checked against `pipeline`, also through the request
+    decoder) or the pipeline itself."""
     fp = cfg.fast_path
     return load_scorer(
         pipeline,
@@ -110,6 +114,7 @@ def _scorer(pipeline: Any, settings: Settings, cfg: ServeConfig, warmup_rows: in
         tolerance=fp.parity_tolerance,
         warmup_rows=warmup_rows,
         threads=cfg.threads,
+        codec=schema.RequestCodec(settings.features, cfg.max_batch_rows),
     )
 
 
@@ -179,38 +184,76 @@ def _json(status: int, payload: dict[str, Any]) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
 
 
-class Instrument:
-    """Pure ASGI wrapper: request id, model-version header and the request metrics."""
+def _json_media(value: bytes | None) -> bool:
+    """application/json or application/<something>+json, parameters (charset) ignored."""
+    if value is None:
+        return False
+    media = value.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
 
-    def __init__(self, app: Any, state: State, metrics: Metrics) -> None:
-        self.app = app
+
+class ServeApp:
+    """The ASGI entry point: /predict served directly, everything else by FastAPI."""
+
+    CLIENT_CLOSED = 499  # nginx's code for "client closed the request": not an error of ours
+
+    def __init__(
+        self, fastapi: FastAPI, state: State, metrics: Metrics, codec: schema.RequestCodec, cfg: ServeConfig
+    ) -> None:
+        self.fastapi = fastapi
         self.state = state
         self.metrics = metrics
-        self._children: dict[tuple[str, int, str], tuple[Any, Any]] = {}
+        self.codec = codec
+        self.max_bytes = cfg.max_body_bytes
+        self.threshold = cfg.label_threshold
+        self._version = state.version.encode()
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._in_flight = {ep: metrics.in_flight.labels(ep) for ep in {*ENDPOINTS.values(), "other"}}
+        self._validation = metrics.validation_failures.labels("predict", state.version)
 
-    def _series(self, endpoint: str, status: int, version: str) -> tuple[Any, Any]:
-        key = (endpoint, status, version)
+    def _series(self, endpoint: str, status: int) -> tuple[Any, Any]:
+        key = (endpoint, status)
         series = self._children.get(key)
         if series is None:
-            labels = (endpoint, str(status), version)
+            labels = (endpoint, str(status), self.state.version)
             series = (self.metrics.requests.labels(*labels), self.metrics.latency.labels(*labels))
             self._children[key] = series
         return series
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.fastapi(scope, receive, send)
             return
         endpoint = ENDPOINTS.get(scope["path"], "other")
-        rid = ""
+        rid = ctype = length = None
         for key, value in scope["headers"]:
             if key == b"x-request-id":
                 rid = value.decode("latin-1")
-        if not _REQUEST_ID.match(rid):
-            rid = uuid.uuid4().hex
+            elif key == b"content-type":
+                ctype = value
+            elif key == b"content-length":
+                length = value
+        if rid is None or not _REQUEST_ID.match(rid):
+            rid = os.urandom(16).hex()
+        gauge = self._in_flight[endpoint]
+        gauge.inc()
+        start = time.perf_counter()
+        status = 500
+        try:
+            if endpoint == "predict" and scope["method"] == "POST":
+                status = await self.predict(scope, receive, send, rid, ctype, length)
+            else:
+                status = await self.delegate(scope, receive, send, rid)
+        finally:
+            elapsed = time.perf_counter() - start
+            gauge.dec()
+            count, latency = self._series(endpoint, status)
+            count.inc()
+            latency.observe(elapsed)
+
+    async def delegate(self, scope: dict[str, Any], receive: Any, send: Any, rid: str) -> int:
         scope["modelops.request_id"] = rid
-        version = self.state.version
-        extra = [(b"x-request-id", rid.encode()), (b"x-model-version", version.encode())]
+        extra = [(b"x-request-id", rid.encode()), (b"x-model-version", self._version)]
         status = 500
 
         async def send_with_headers(message: dict[str, Any]) -> None:
@@ -223,21 +266,98 @@ class Instrument:
                 message = {**message, "headers": headers}
             await send(message)
 
-        in_flight = self.metrics.in_flight.labels(endpoint)
-        in_flight.inc()
-        start = time.perf_counter()
+        await self.fastapi(scope, receive, send_with_headers)  # type: ignore[arg-type]
+        return status
+
+    async def respond(
+        self, send: Any, status: int, rid: str, payload: dict[str, Any], close: bool = False
+    ) -> int:
+        body = orjson.dumps(payload)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            (b"x-request-id", rid.encode()),
+            (b"x-model-version", self._version),
+        ]
+        if close or DRAINING.is_set():
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return status
+
+    def _error(self, send: Any, status: int, rid: str, detail: Any, close: bool = False) -> Any:
+        payload = {"model_version": self.state.version, "request_id": rid, "detail": detail}
+        return self.respond(send, status, rid, payload, close)
+
+    async def predict(
+        self,
+        scope: dict[str, Any],
+        receive: Any,
+        send: Any,
+        rid: str,
+        ctype: bytes | None,
+        length: bytes | None,
+    ) -> int:
+        state = self.state
+        scorer = state.scorer
+        max_bytes = self.max_bytes
+        # Refusals before the body is read close the connection: its unread body cannot be skipped.
+        if not _json_media(ctype):
+            got = ctype.decode("latin-1") if ctype else "none"
+            return await self._error(
+                send, 415, rid, f"Content-Type must be application/json (got {got})", True
+            )
+        if scorer is None:
+            return await self._error(send, 503, rid, state.reason, True)
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            return await self._error(send, 413, rid, f"body larger than {max_bytes} bytes", True)
+        # The limit holds while the body streams in (chunked uploads carry no length).
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                # The client went away (or the protocol answered 408 for a body too slow).
+                return 408 if scope.get(TIMED_OUT) else self.CLIENT_CLOSED
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > max_bytes:
+                return await self._error(send, 413, rid, f"body larger than {max_bytes} bytes", True)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         try:
-            await self.app(scope, receive, send_with_headers)
-        finally:
-            elapsed = time.perf_counter() - start
-            in_flight.dec()
-            count, latency = self._series(endpoint, status, version)
-            count.inc()
-            latency.observe(elapsed)
+            batch = self.codec.decode(body)
+        except schema.TooManyRecords as exc:
+            return await self._error(send, 413, rid, str(exc))
+        except schema.RequestError as exc:
+            self._validation.inc()
+            return await self._error(send, 422, rid, exc.errors)
+        scores = scorer.score_batch(batch)
+        values = scores.tolist()
+        labels = (scores >= self.threshold).view(np.int8).tolist()
+        version = state.version
+        self.metrics.observe_scores(version, values)
+        entry = Entry(rid, datetime.now(UTC).isoformat(), version, batch.records(), values)
+        if state.shadow is not None:
+            state.shadow.submit(entry)
+        else:
+            self.fastapi.state.sink.submit(entry)
+        return await self.respond(
+            send,
+            200,
+            rid,
+            {
+                "model_version": version,
+                "request_id": rid,
+                "predictions": [{"score": s, "label": lb} for s, lb in zip(values, labels, strict=True)],
+            },
+        )
 
 
 def create_app(opts: ServeOptions, settings: Settings | None = None, cfg: ServeConfig | None = None) -> Any:
-    """The ASGI app (FastAPI wrapped in `Instrument`). Loading starts in the lifespan."""
+    """The ASGI app (`ServeApp` around FastAPI). Loading starts in the lifespan."""
     from modelops.serve.config import load as load_serve_config
 
     settings = settings or load_settings(Path(opts.root), config_dir=Path(opts.config_dir))
@@ -246,11 +366,13 @@ def create_app(opts: ServeOptions, settings: Settings | None = None, cfg: ServeC
     if opts.load_error:
         state.reason = opts.load_error
     metrics = Metrics()
-    adapter = schema.request_adapter(settings.features)
-    threshold = cfg.label_threshold
+    codec = schema.RequestCodec(settings.features, cfg.max_batch_rows)
     max_rows = cfg.max_batch_rows
     max_bytes = cfg.max_body_bytes
-    holder: dict[str, Sink] = {}
+    # The protocol and the server read these class attributes (each worker runs this factory).
+    runner.GuardedHttpTools.header_timeout = cfg.header_timeout_seconds
+    runner.GuardedHttpTools.body_timeout = cfg.body_timeout_seconds
+    runner.DrainingServer.drain_seconds = cfg.drain_seconds
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -267,7 +389,6 @@ def create_app(opts: ServeOptions, settings: Settings | None = None, cfg: ServeC
             metrics.log_dropped.inc,
             metrics.registry,
         )
-        holder["log"] = sink
         app.state.sink = sink
         threading.Thread(
             target=_primary_loader, args=(state, opts, settings, cfg), name="model-loader", daemon=True
@@ -295,21 +416,22 @@ def create_app(opts: ServeOptions, settings: Settings | None = None, cfg: ServeC
     app.state.serve_state = state
     app.state.metrics = metrics
 
-    def error(status: int, rid: str, detail: Any) -> Response:
-        return _json(status, {"model_version": state.version, "request_id": rid, "detail": detail})
-
     @app.post(
         "/predict",
         summary="Score one or more records",
+        description="Served by ServeApp's own handler (this route only documents it). The body must be "
+        "`application/json`; integral floats such as 181.0 are accepted for integer features.",
         responses={
             200: {"model": schema.PredictResponse, "description": "Scores, in record order"},
+            408: {"description": "The body did not arrive within body_timeout_seconds"},
             413: {
                 "model": schema.ErrorResponse,
                 "description": f"More than {max_rows} records or {max_bytes} bytes",
             },
+            415: {"model": schema.ErrorResponse, "description": "Content-Type is not application/json"},
             422: {
                 "model": schema.ErrorResponse,
-                "description": "Invalid body; each error names its field path",
+                "description": "Invalid body (including a repeated key); each error names its field path",
             },
             503: {"model": schema.ErrorResponse, "description": "Model not loaded yet"},
         },
@@ -320,40 +442,8 @@ def create_app(opts: ServeOptions, settings: Settings | None = None, cfg: ServeC
             }
         },
     )
-    async def predict(request: Request) -> Response:
-        rid = request.scope["modelops.request_id"]
-        scorer = state.scorer
-        if scorer is None:
-            return error(503, rid, state.reason)
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_bytes:
-            return error(413, rid, f"body larger than {max_bytes} bytes")
-        body = await request.body()
-        if len(body) > max_bytes:
-            return error(413, rid, f"body larger than {max_bytes} bytes")
-        try:
-            req = adapter.validate_json(body)
-        except ValidationError as exc:
-            metrics.validation_failures.labels("predict", state.version).inc()
-            return error(422, rid, schema.validation_errors(exc))
-        records = [r.__dict__ for r in req.records]
-        if len(records) > max_rows:
-            return error(413, rid, f"{len(records)} records; the limit is {max_rows} per request")
-        scores = scorer.score(records).tolist()
-        metrics.observe_scores(state.version, scores)
-        entry = Entry(rid, datetime.now(UTC).isoformat(), state.version, records, scores)
-        if state.shadow is not None:
-            state.shadow.submit(entry)
-        else:
-            holder["log"].submit(entry)
-        return _json(
-            200,
-            {
-                "model_version": state.version,
-                "request_id": rid,
-                "predictions": [{"score": s, "label": 1 if s >= threshold else 0} for s in scores],
-            },
-        )
+    async def predict() -> Response:  # pragma: no cover - ServeApp answers every POST /predict
+        raise RuntimeError("POST /predict is handled by ServeApp")
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> Response:
@@ -365,6 +455,8 @@ def create_app(opts: ServeOptions, settings: Settings | None = None, cfg: ServeC
         responses={503: {"description": "Not ready; `reason` says why"}},
     )
     async def readyz() -> Response:
+        if STOPPING.is_set():  # draining: take this pod out of the endpoints, keep serving meanwhile
+            return _json(503, {"ready": False, "model_version": state.version, "reason": "shutting down"})
         body = {"ready": state.ready, "model_version": state.version, "reason": state.reason}
         return _json(200 if state.ready else 503, body)
 
@@ -401,17 +493,15 @@ def create_app(opts: ServeOptions, settings: Settings | None = None, cfg: ServeC
             doc = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            body = adapter.json_schema(ref_template="#/components/schemas/{model}")
             components = doc.setdefault("components", {}).setdefault("schemas", {})
-            components.update(body.pop("$defs", {}))
-            components["PredictRequest"] = body
+            components.update(
+                schema.request_json_schema(settings.features, max_rows, "#/components/schemas/")
+            )
             app.openapi_schema = doc
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    wrapped = Instrument(app, state, metrics)
-    wrapped.fastapi = app  # type: ignore[attr-defined]
-    return wrapped
+    return ServeApp(app, state, metrics, codec, cfg)
 
 
 def app_from_env() -> Any:

@@ -41,7 +41,10 @@ class ServeConfig(_Strict):
     warmup_rows: int = Field(default=256, ge=1, le=100_000)
     fast_path: FastPathConfig = FastPathConfig()
     load_retry_seconds: float = Field(default=30, gt=0)
-    graceful_shutdown_seconds: float = Field(default=20, gt=0)
+    graceful_shutdown_seconds: float = Field(default=10, gt=0)
+    drain_seconds: float = Field(default=5, ge=0, le=120)
+    header_timeout_seconds: float = Field(default=5, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=15, gt=0, le=600)
 
 
 def load(config_dir: Path) -> ServeConfig:

@@ -12,6 +12,7 @@ server checks parity against the full pipeline before trusting it.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -192,6 +193,24 @@ class CompiledScorer:
             X[:, j] = [codes.get(r.get(name), NAN) for r in records]  # type: ignore[arg-type]
         return X
 
+    def batch_matrix(self, batch: Any) -> np.ndarray:
+        """The same matrix from a validated request batch (schema.Batch): numeric columns are
+        already float64, categorical ones are mapped to codes; absent/null/unknown -> NaN."""
+        n = len(batch)
+        X = np.empty((n, len(self.columns)), dtype=np.float64)
+        names = batch.numeric_names
+        for j, name in self._numeric:
+            X[:, j] = batch.numeric[:, names.index(name)]
+        for j, name, codes in self._categorical:
+            X[:, j] = list(map(codes.get, batch.categorical[name], repeat(NAN, n)))
+        return X
+
+    def score_batch(self, batch: Any) -> np.ndarray:
+        return self._proba(self.raw(self.batch_matrix(batch)))
+
+    def _proba(self, raw: np.ndarray) -> np.ndarray:
+        return np.asarray(self._loss.predict_proba(raw.reshape(-1, 1))[:, 1], dtype=np.float64)
+
     def raw(self, X: np.ndarray) -> np.ndarray:
         if X.shape[0] <= self._vector_max:
             return self._table.raw(X) + self._baseline
@@ -202,8 +221,7 @@ class CompiledScorer:
         return out
 
     def score(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        raw = self.raw(self.matrix(records))
-        return np.asarray(self._loss.predict_proba(raw.reshape(-1, 1))[:, 1], dtype=np.float64)
+        return self._proba(self.raw(self.matrix(records)))
 
 
 def compile_pipeline(

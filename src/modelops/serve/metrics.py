@@ -39,6 +39,7 @@ class Metrics:
             buckets=SCORE_BUCKETS,
             registry=r,
         )
+        self._score_children: dict[str, Any] = {}  # pre-bound: labels() takes a lock per call
         self.validation_failures = Counter(
             "modelops_validation_failures_total",
             "Requests rejected by validation.",
@@ -68,7 +69,9 @@ class Metrics:
         )
 
     def observe_scores(self, version: str, scores: Any) -> None:
-        hist = self.score.labels(version)
+        hist = self._score_children.get(version)
+        if hist is None:
+            hist = self._score_children[version] = self.score.labels(version)
         buckets = getattr(hist, "_buckets", None)
         if len(scores) < 16 or buckets is None or len(buckets) != len(SCORE_BUCKETS) + 1:
             for s in scores:

@@ -53,6 +53,9 @@ class PipelineScorer:
         frame = pd.DataFrame.from_records(list(records), columns=self.features)
         return np.asarray(self.pipeline.predict_proba(frame)[:, 1], dtype=np.float64)
 
+    def score_batch(self, batch: Any) -> np.ndarray:
+        return self.score(batch.records())
+
 
 @dataclass(frozen=True)
 class Scorer:
@@ -66,13 +69,33 @@ class Scorer:
     def score(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         return self.impl.score(records)  # type: ignore[no-any-return]
 
+    def score_batch(self, batch: Any) -> np.ndarray:
+        """Scores of a validated request batch (modelops.serve.schema.Batch)."""
+        return self.impl.score_batch(batch)  # type: ignore[no-any-return]
 
-def parity(fast: Any, reference: PipelineScorer, records: list[dict[str, Any]]) -> float:
-    """Max |fast - reference| over `records`, scored as one batch and row by row."""
+
+def parity(fast: Any, reference: PipelineScorer, records: list[dict[str, Any]], codec: Any = None) -> float:
+    """Max |fast - reference| over `records`, scored as one batch and row by row; with `codec`
+    (the server's request decoder) also through the path requests take: JSON -> decode -> score."""
     ref = reference.score(records)
-    batch = fast.score(records)
+    diffs = [np.max(np.abs(fast.score(records) - ref))]
     single = np.concatenate([fast.score([r]) for r in records[:64]])
-    return float(max(np.max(np.abs(batch - ref)), np.max(np.abs(single - ref[: len(single)]))))
+    diffs.append(np.max(np.abs(single - ref[: len(single)])))
+    if codec is not None:
+        import orjson
+
+        step = codec.max_rows
+        wire = np.concatenate(
+            [
+                fast.score_batch(codec.decode(orjson.dumps({"records": records[i : i + step]})))
+                for i in range(0, len(records), step)
+            ]
+        )
+        one = np.concatenate(
+            [fast.score_batch(codec.decode(orjson.dumps({"records": [r]}))) for r in records[:64]]
+        )
+        diffs += [np.max(np.abs(wire - ref)), np.max(np.abs(one - ref[: len(one)]))]
+    return float(max(diffs))
 
 
 def load_scorer(
@@ -84,6 +107,7 @@ def load_scorer(
     tolerance: float,
     warmup_rows: int,
     threads: int = 1,
+    codec: Any = None,
 ) -> Scorer:
     """Choose the implementation and warm it up on `warmup_rows` schema-valid records."""
     reference = PipelineScorer(pipeline, features.names)
@@ -96,7 +120,7 @@ def load_scorer(
     except Unsupported as exc:
         log.warning("fast path unavailable, serving the full pipeline: %s", exc)
         return Scorer(reference, "pipeline", None, str(exc))
-    diff = parity(compiled, reference, records)
+    diff = parity(compiled, reference, records, codec)
     if not diff <= tolerance:  # also catches NaN
         log.error(
             "fast path parity failed (max |diff| %.3g > %.1g); serving the full pipeline", diff, tolerance
