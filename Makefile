@@ -58,8 +58,9 @@ verify: install  ## release files, model cards and overlays agree
 render: install  ## render every kustomize overlay and validate it offline
 	$(BIN)/modelops release verify --render
 
-lock:  ## re-resolve requirements.lock from pyproject.toml
+lock:  ## re-resolve requirements.lock from pyproject.toml, then the serving lock constrained by it
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -q -o requirements.lock
+	$(MAKE) lock-serve
 
 lock-serve:  ## re-resolve requirements-serve.lock (the serving image) from requirements-serve.in
 	$(BIN)/uv pip compile requirements-serve.in -c requirements.lock --python-version 3.11 --generate-hashes -q -o requirements-serve.lock
@@ -78,6 +79,8 @@ bench: install bench-deps  ## run the benchmarks whose figures are in the README
 	$(PY) benchmarks/gate_bench.py
 	$(PY) benchmarks/monitor_bench.py
 	$(PY) benchmarks/serve/run.py
+	$(PY) benchmarks/score_bench.py
+	$(PY) benchmarks/gate_latency_noise.py
 
-clean:  ## remove generated data, stores and caches (not .venv)
-	rm -rf data artifacts .mlflow .dvcstore .dvc/cache .pytest_cache out
+clean:  ## remove generated data, stores and caches (not .venv; keeps the committed profile and eval-set pointer)
+	rm -rf data/raw data/split data/validated data/eval/eval.parquet artifacts .mlflow .dvcstore .dvc/cache .pytest_cache out
