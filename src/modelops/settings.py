@@ -11,17 +11,14 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from modelops.data.schema import FeatureSchema
 from modelops.errors import ConfigError
+from modelops.strict import Strict as _Strict
 
 CONFIG_DIR_ENV = "MODELOPS_CONFIG_DIR"
 M = TypeVar("M", bound=BaseModel)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Contract(_Strict):

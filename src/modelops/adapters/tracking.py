@@ -10,20 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelops import tags
 from modelops.digest import directory_sha256, verify_directory
 from modelops.errors import DigestMismatch, NotRegistered
 
 LOCAL_DIR = ".mlflow"
-# Tags written on every run and model version: the reproducibility triple and more.
-TAG_GIT_SHA = "git_sha"
-TAG_GIT_DIRTY = "git_dirty"
-TAG_DATA_HASH = "data_md5"
-TAG_TRAIN_HASH = "train_md5"
-TAG_EVAL_HASH = "eval_md5"
-TAG_CONFIG_HASH = "config_sha256"
-TAG_MODEL_SHA256 = "model_sha256"
-TAG_VALIDATION = "data_validation"
-TAG_OVERRIDES = "config_overrides"
+# Tag names are defined once in modelops.tags; these aliases keep this adapter's call sites short.
+TAG_GIT_SHA = tags.GIT_SHA
+TAG_GIT_DIRTY = tags.GIT_DIRTY
+TAG_DATA_HASH = tags.DATA_MD5
+TAG_TRAIN_HASH = tags.TRAIN_MD5
+TAG_EVAL_HASH = tags.EVAL_MD5
+TAG_CONFIG_HASH = tags.CONFIG_SHA256
+TAG_MODEL_SHA256 = tags.MODEL_SHA256
+TAG_VALIDATION = tags.DATA_VALIDATION
+TAG_OVERRIDES = tags.CONFIG_OVERRIDES
 
 
 def local_tracking_uri(root: Path) -> str:

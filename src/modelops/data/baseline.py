@@ -17,20 +17,17 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import Field, computed_field
 
 from modelops.data.schema import FeatureSchema
 from modelops.errors import ConfigError
+from modelops.strict import Strict as _Strict
 
 TOLERANCES_FILE = "baseline.yaml"
 PROFILE_FORMAT = 1
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 Rule = Literal["null_rate", "zero_share", "top_value_share", "drift"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,17 +3,14 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from modelops.gate.bootstrap import BOOTSTRAP_METRICS
 from modelops.settings import load_section
+from modelops.strict import Strict as _Strict
 
 FILENAME = "gates.yaml"
 BootstrapMetric = Literal["roc_auc", "pr_auc", "log_loss", "brier", "ece"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Bootstrap(_Strict):

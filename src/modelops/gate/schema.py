@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from pydantic.dataclasses import dataclass
 
 from modelops.errors import MissingEvidence
+from modelops.strict import Strict as _Strict
 
 SCHEMA_VERSION: Final = 2
 SCHEMA_FILE = Path(__file__).with_name("gate.schema.json")
@@ -26,10 +27,6 @@ Status = Literal["pass", "fail", "missing", "skipped", "warn"]
 Kind = Literal["absolute", "change", "slice", "latency", "artifact", "evidence"]
 # What a slice's interval says, in words a reviewer can trust (see gates.yaml `slices.blocking`).
 Finding = Literal["non-inferior", "regressed", "inconclusive", "too small", "below floor", "first release"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))

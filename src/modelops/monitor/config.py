@@ -1,15 +1,12 @@
 """configs/monitoring.yaml as typed settings, checked against the feature schema."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from modelops.data.schema import FeatureSchema
 from modelops.errors import ConfigError
+from modelops.strict import Strict as _Strict
 
 FILENAME = "monitoring.yaml"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DriftRule(_Strict):

@@ -2,15 +2,12 @@
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from modelops.settings import load_section
+from modelops.strict import Strict as _Strict
 
 FILENAME = "release.yaml"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CardConfig(_Strict):

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_validator
 
 from modelops import tags as T
 from modelops.errors import MissingEvidence
 from modelops.release.config import ReleaseConfig, load_release_config
+from modelops.strict import Strict
 
 SCHEMA_FILE = "release.schema.json"
 SCHEMA_ID = "https://modelops.example/release.schema.json"
@@ -44,7 +45,7 @@ UtcTime = Annotated[
 Version = Annotated[int, Field(ge=1)]
 
 
-class _Strict(BaseModel):
+class _Strict(Strict):
     # strict: YAML `version: "3"` is an error, not a silent cast.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 

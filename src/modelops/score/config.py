@@ -3,16 +3,13 @@
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from modelops.settings import load_section
+from modelops.strict import Strict as _Strict
 
 FILENAME = "score.yaml"
 Engine = Literal["pandas", "spark"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataGateConfig(_Strict):

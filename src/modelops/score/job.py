@@ -56,6 +56,7 @@ class Result:
 
 def reference(root: Path, release: Path | None, track: str | None) -> ModelRef:
     """The version to score with: --release, else the track's overlay (default: stable)."""
+    from modelops.release.record import path_of
     from modelops.release.state import MODEL_ENV, TRACK_OVERLAYS, read_model_env
     from modelops.serve.reference import from_release, make_ref, resolve
 
@@ -72,18 +73,17 @@ def reference(root: Path, release: Path | None, track: str | None) -> ModelRef:
         env.get("MODEL_SHA256", ""),
         f"{TRACK_OVERLAYS[track]}/{MODEL_ENV}",
     )
-    release_file = root / "releases" / ref.name / f"v{ref.version}.yaml"
-    return from_release(release_file) if release_file.is_file() else ref
+    release_file = path_of(root, ref.name, ref.version) if ref.version else None
+    return from_release(release_file) if release_file and release_file.is_file() else ref
 
 
 def release_lineage(ref: ModelRef) -> dict[str, Any]:
     """The release record's lineage block (empty when the version has no release file)."""
     if not ref.release_file:
         return {"git_sha": ref.git_sha, "data_md5": ref.data_md5}
-    from modelops.release.record import load
+    from modelops.release.record import read_file
 
-    record = load(Path(ref.release_file).read_text(), ref.release_file)
-    return dict(record.get("lineage") or {})
+    return read_file(Path(ref.release_file)).lineage.model_dump(mode="json")
 
 
 def load_baseline(settings: Settings, ref: ModelRef, tmp: Path) -> tuple[Any, str]:

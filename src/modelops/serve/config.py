@@ -2,14 +2,11 @@
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from modelops.serve.sinks import StoreSinkConfig
 from modelops.settings import load_section
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from modelops.strict import Strict as _Strict
 
 
 class PredictionLogConfig(_Strict):
