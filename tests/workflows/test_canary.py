@@ -170,10 +170,16 @@ def test_canary_workflow_reads_prometheus_url_and_calls_decide() -> None:
     wf = yaml.safe_load((Path(__file__).resolve().parents[2] / ".github/workflows/canary.yml").read_text())
     (job,) = wf["jobs"].values()
     assert "vars.PROMETHEUS_URL" in job["env"]["PROMETHEUS_URL"]
+    assert "vars.PREDICTION_STORE" in job["env"]["PREDICTION_STORE"]
     (step,) = [s for s in job["steps"] if "modelops canary decide" in s.get("run", "")]
-    argv = shlex.split(step["run"].replace("modelops ", "", 1))
-    args = build_parser().parse_args(argv)
-    assert args.func.__name__ == "_canary_decide" and args.propose and args.prometheus is None
+    calls = [line.strip() for line in step["run"].splitlines() if line.strip().startswith("modelops canary")]
+    parsed = [build_parser().parse_args(shlex.split(c.replace("modelops ", "", 1))) for c in calls]
+    assert all(a.func.__name__ == "_canary_decide" and a.propose and a.prometheus is None for a in parsed)
+    # One call judges the store, the other the JSONL log; never both at once.
+    assert sorted((a.store, a.predictions) for a in parsed) == [
+        ("", "$PREDICTIONS"),
+        ("$PREDICTION_STORE", ""),
+    ]
 
 
 def test_monitoring_that_cannot_evaluate_a_track_holds_the_canary(tmp_path: Path) -> None:
@@ -196,3 +202,53 @@ def test_monitoring_that_cannot_evaluate_a_track_holds_the_canary(tmp_path: Path
     verdict = monitor_track(load_settings(root), path, None, tmp_path / "out/canary")
     assert (verdict, rows) == ("error", 1)
     assert decide(track("canary", 2, live(2), verdict), STABLE, CFG).action == "hold"
+
+
+def _store_with(tmp_path: Path, root: Path, version: str) -> str:
+    from datetime import UTC, datetime
+
+    from modelops.records import PredictionRecord, prediction_table
+    from modelops.settings import load_settings
+    from modelops.store import PredictionStore
+
+    settings = load_settings(root)
+    uri = str(tmp_path / "store")
+    rec = PredictionRecord(
+        request_id="a",
+        timestamp=datetime.now(UTC),
+        model_name=settings.model.name,
+        model_version=version,
+        features={},
+        score=0.3,
+    )
+    PredictionStore(uri).write(prediction_table([rec], settings.features))
+    return uri
+
+
+def test_store_monitoring_maps_each_tracks_verdict(tmp_path: Path) -> None:
+    """The real monitor job reads the store once; a store without the tracks' versions is "no traffic"."""
+    from modelops.settings import load_settings
+    from modelops.workflows.canary import monitor_store
+    from tests.conftest import make_project
+
+    root = make_project(tmp_path / "project")
+    uri = str(tmp_path / "empty-store")
+    verdicts = monitor_store(
+        load_settings(root), uri, "60m", None, {"canary": 2, "stable": 1}, tmp_path / "m"
+    )
+    assert verdicts == {"canary": ("no traffic", 0), "stable": ("no traffic", 0)}
+
+
+def test_store_monitoring_that_cannot_evaluate_holds_the_canary(tmp_path: Path) -> None:
+    """A stored canary version without a release record cannot be judged: "error" for the tracks -> hold."""
+    from modelops.settings import load_settings
+    from modelops.workflows.canary import monitor_store
+    from tests.conftest import make_project
+
+    root = make_project(tmp_path / "project")
+    uri = _store_with(tmp_path, root, "2")
+    verdicts = monitor_store(
+        load_settings(root), uri, "60m", None, {"canary": 2, "stable": 1}, tmp_path / "m"
+    )
+    assert verdicts["canary"] == ("error", 0)
+    assert decide(track("canary", 2, live(2), verdicts["canary"][0]), STABLE, CFG).action == "hold"

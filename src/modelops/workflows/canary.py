@@ -29,6 +29,7 @@ class Options:
     out: Path
     prometheus: str | None = None  # overrides configs/canary.yaml and $PROMETHEUS_URL
     predictions: Path | None = None  # prediction log covering both tracks; None: monitoring not run
+    store: str | None = None  # prediction store URI (PREDICTION_STORE); read over the canary window
     labels: Path | None = None
     min_requests: int | None = None  # overrides configs/canary.yaml
     now: float | None = None  # end of the window (unix time); default: now
@@ -120,6 +121,41 @@ def monitor_track(
     return summary["verdict"]  # type: ignore[no-any-return]
 
 
+def monitor_store(
+    settings: Settings,
+    store: str,
+    since: str,
+    labels: Path | None,
+    versions: dict[str, int | None],
+    out: Path,
+) -> dict[str, tuple[policy.MonitorVerdict, int]]:
+    """`modelops monitor --store` over the window, once for both tracks; each track's verdict and rows."""
+    from modelops.monitor import job
+    from modelops.monitor.commands import registry_scorer
+    from modelops.monitor.config import FILENAME, MonitoringConfig
+    from modelops.settings import load_section
+
+    try:
+        cfg = load_section(settings.config_dir, FILENAME, MonitoringConfig)
+        cfg.check_against(settings.features, str(settings.config_dir / FILENAME))
+        with tempfile.TemporaryDirectory(prefix="modelops-canary-") as tmp:
+            summary = job.run(
+                settings,
+                cfg,
+                job.Inputs(predictions=None, out=out, labels=labels, store=store, since=since),
+                registry_scorer(settings, Path(tmp)),
+            )
+    except ModelOpsError as exc:
+        log.error("monitoring the store %s could not evaluate: %s", store, exc)
+        return {track: ("error", 0) for track in versions}
+    sections = {str(s["model_version"]): s for s in summary["versions"]}
+    result: dict[str, tuple[policy.MonitorVerdict, int]] = {}
+    for track, version in versions.items():
+        section = sections.get(str(version)) if version is not None else None
+        result[track] = (section["verdict"], section["rows"]) if section else ("no traffic", 0)
+    return result
+
+
 def run(root: Path, opts: Options, env: dict[str, str] | None = None) -> policy.Decision:
     """Gather both tracks' evidence, decide, and write decision.json and decision.md into opts.out."""
     env = dict(os.environ) if env is None else env
@@ -135,7 +171,10 @@ def run(root: Path, opts: Options, env: dict[str, str] | None = None) -> policy.
         with Prometheus(prometheus_url(opts, cfg, env), cfg.prometheus.timeout_seconds) as prom:
             live = {t: read_live(prom, v, cfg, end) if v is not None else None for t, v in versions.items()}
     monitor: dict[str, tuple[policy.MonitorVerdict, int]] = dict.fromkeys(versions, ("not run", 0))
-    if opts.predictions is not None:
+    if opts.store is not None:
+        since = f"{max(1, cfg.window_seconds // 60)}m"
+        monitor = monitor_store(settings, opts.store, since, opts.labels, versions, opts.out / "monitor")
+    elif opts.predictions is not None:
         for track, (path, rows) in split_by_version(opts.predictions, versions, opts.out).items():
             if versions[track] is not None and rows > 0:
                 monitor[track] = (monitor_track(settings, path, opts.labels, opts.out / track), rows)

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from modelops.errors import ExitCode, ReleaseError
+from modelops.errors import ConfigError, ExitCode, ReleaseError
 
 
 def _model_name(root: Path) -> str:
@@ -106,9 +106,12 @@ def _canary_decide(args: argparse.Namespace) -> int:
         out=Path(args.out),
         prometheus=args.prometheus,
         predictions=Path(args.predictions) if args.predictions else None,
+        store=args.store or None,
         labels=Path(args.labels) if args.labels else None,
         min_requests=args.min_requests,
     )
+    if opts.store and opts.predictions:
+        raise ConfigError("canary decide: pass --store or --predictions, not both")
     decision = canary.run(root, opts)
     _step_summary((opts.out / "decision.md").read_text())
     _github_output(action=decision.action)
@@ -213,6 +216,11 @@ def register(sub: Any) -> None:
         "--prometheus", help="Prometheus base URL (default: configs/canary.yaml, else $PROMETHEUS_URL)"
     )
     p.add_argument("--predictions", default="", help="prediction log (JSONL) covering both tracks")
+    p.add_argument(
+        "--store",
+        default="",
+        help="prediction store URI (PREDICTION_STORE), read over the canary window; instead of --predictions",
+    )
     p.add_argument("--labels", default="", help="delayed labels joined by request id")
     p.add_argument("--out", required=True, help="directory for decision.{json,md} and per-track reports")
     p.add_argument(
