@@ -41,11 +41,10 @@ def test_one_json_line_per_record_flushed_on_close(tmp_path: Path) -> None:
 def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> None:
     dropped: list[int] = []
     sink = PredictionLog(str(tmp_path / "p.jsonl"), 1, on_drop=dropped.append)
-    start = time.perf_counter()
     for i in range(2000):
         sink.submit(entry(f"r{i}", n=50))
-    assert time.perf_counter() - start < 2.0
     sink.close()
+    # A submit that waited for room would never drop: drops prove the request path did not block.
     written = len(lines(tmp_path / "p.jsonl"))
     assert sum(dropped) > 0 and written + sum(dropped) == 2000 * 50
 
@@ -92,10 +91,11 @@ def test_hanging_shadow_never_blocks_and_primary_lines_survive(tmp_path: Path) -
         on_error=lambda: None,
         on_drop=skipped.append,
     )
-    start = time.perf_counter()
-    for i in range(100):
-        shadow.submit(entry(f"r{i}", n=1))
-    assert time.perf_counter() - start < 0.5
+    # The shadow model hangs until `release` is set; submits must all return while it still hangs.
+    submitter = threading.Thread(target=lambda: [shadow.submit(entry(f"r{i}", n=1)) for i in range(100)])
+    submitter.start()
+    submitter.join(timeout=30)
+    assert not submitter.is_alive() and not release.is_set()
     shadow.close(timeout=0.2)  # still hanging: whatever it holds is logged without a shadow score
     sink.close()
     release.set()
