@@ -21,6 +21,10 @@ HIGHER_IS_BETTER = {
 }
 
 
+# Equal-width calibration bins: the one default of the gate, the monitor and training's evaluation.
+ECE_BINS = 10
+
+
 def _two_classes(y: np.ndarray) -> bool:
     return y.size > 0 and 0 < int(y.sum()) < y.size
 
@@ -43,7 +47,7 @@ def brier(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean((p - y) ** 2)) if y.size else math.nan
 
 
-def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> list[dict[str, float]]:
     """Equal-width bins: count, mean predicted score and observed positive rate per bin."""
     idx = np.minimum((p * bins).astype(np.int64), bins - 1)
     count = np.bincount(idx, minlength=bins)
@@ -64,7 +68,7 @@ def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict
     return rows
 
 
-def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+def ece(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
     """Expected calibration error: count-weighted |observed - predicted| over equal-width bins."""
     if y.size == 0:
         return math.nan

@@ -34,6 +34,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from modelops.metrics import ECE_BINS
+
 BOOTSTRAP_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False, "ece": False}
 _EPS = 1e-15
@@ -359,7 +361,7 @@ class _Problem:
 
 
 def point_metrics(
-    y: np.ndarray, p: np.ndarray, ece_bins: int = 15, metrics: Sequence[str] = BOOTSTRAP_METRICS
+    y: np.ndarray, p: np.ndarray, ece_bins: int = ECE_BINS, metrics: Sequence[str] = BOOTSTRAP_METRICS
 ) -> dict[str, float]:
     """The metrics on the full set (every weight 1); the same code path as the resamples."""
     values = _Problem(y, [p], ece_bins, [metrics]).run(None)[0, 0, 0]
@@ -371,7 +373,7 @@ def resample_metrics(
     scores: Sequence[np.ndarray],
     resamples: int,
     seed: int,
-    ece_bins: int = 15,
+    ece_bins: int = ECE_BINS,
     metrics: Sequence[str] = BOOTSTRAP_METRICS,
     workers: int = 1,
 ) -> np.ndarray:
@@ -402,7 +404,7 @@ def paired_bootstrap_groups(
     resamples: int,
     confidence: float,
     seed: int,
-    ece_bins: int = 15,
+    ece_bins: int = ECE_BINS,
     workers: int = 1,
 ) -> list[dict[str, PairedEstimate]]:
     """Estimates for the aggregate (group 0) and every group of rows, from one set of resamples.
@@ -445,7 +447,7 @@ def paired_bootstrap(
     resamples: int,
     confidence: float,
     seed: int,
-    ece_bins: int = 15,
+    ece_bins: int = ECE_BINS,
     metrics: Sequence[str] = BOOTSTRAP_METRICS,
     workers: int = 1,
 ) -> dict[str, PairedEstimate]:

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from modelops.gate.bootstrap import BOOTSTRAP_METRICS
+from modelops.metrics import ECE_BINS
 from modelops.settings import load_section
 from modelops.strict import Strict as _Strict
 
@@ -114,7 +115,7 @@ class Evidence(_Strict):
 
 class GateConfig(_Strict):
     bootstrap: Bootstrap = Bootstrap()
-    calibration_bins: int = Field(default=10, ge=2, le=100)
+    calibration_bins: int = Field(default=ECE_BINS, ge=2, le=100)
     absolute: tuple[Absolute, ...] = ()
     change: tuple[Change, ...] = ()
     slices: Slices = Slices()

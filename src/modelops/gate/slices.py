@@ -15,6 +15,7 @@ from modelops.gate import checks
 from modelops.gate.bootstrap import HIGHER_IS_BETTER, PairedEstimate, paired_bootstrap_groups
 from modelops.gate.checks import CheckResult
 from modelops.gate.config import Bootstrap, Slice, SliceBlocking, Slices
+from modelops.metrics import ECE_BINS
 
 TOO_SMALL = "too small to judge"
 _DEFAULT_BLOCKING = SliceBlocking()
@@ -50,7 +51,7 @@ def evaluate(
     champion: np.ndarray | None,
     config: Slices,
     boot: Bootstrap,
-    ece_bins: int = 15,
+    ece_bins: int = ECE_BINS,
 ) -> list[CheckResult]:
     """One result per slice; small slices are listed as too small, never dropped."""
     return evaluate_with_aggregate(frame, y, candidate, champion, config, boot, (), ece_bins)[1]
@@ -64,7 +65,7 @@ def evaluate_with_aggregate(
     config: Slices,
     boot: Bootstrap,
     metrics: Sequence[str],
-    ece_bins: int = 15,
+    ece_bins: int = ECE_BINS,
 ) -> tuple[dict[str, PairedEstimate], list[CheckResult]]:
     """The aggregate estimates of `metrics` and one result per slice, from one paired bootstrap."""
     # A result per slice, or the index of its group in the bootstrap (filled in below).

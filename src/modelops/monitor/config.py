@@ -4,6 +4,7 @@ from pydantic import Field
 
 from modelops.data.schema import FeatureSchema
 from modelops.errors import ConfigError
+from modelops.metrics import ECE_BINS
 from modelops.strict import Strict as _Strict
 
 FILENAME = "monitoring.yaml"
@@ -30,7 +31,7 @@ class RatesConfig(_Strict):
 class QualityConfig(_Strict):
     roc_auc_min: float = Field(default=0.7, ge=0, le=1)
     ece_max: float = Field(default=0.08, gt=0, le=1)
-    ece_bins: int = Field(default=10, ge=2, le=100)
+    ece_bins: int = Field(default=ECE_BINS, ge=2, le=100)
     positive_rate_deviation_max: float = Field(default=0.05, gt=0, le=1)
     min_labelled_rows: int = Field(default=300, ge=10)
 
