@@ -50,7 +50,7 @@ class Profile(_Strict):
 
     format: int = PROFILE_FORMAT
     rows: int
-    # What was profiled, e.g. "data/raw/churn.parquet md5=ab12...". No timestamp: the same
+    # What was profiled, e.g. "data/raw/<model>.parquet md5=ab12...". No timestamp: the same
     # snapshot gives a byte-identical profile, so DVC and git see no change.
     source: str = ""
     features: dict[str, FeatureProfile]

@@ -38,7 +38,7 @@ def write_plots(
     rows = [r for r in reliability_table(y, p) if r["count"]]
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.plot([r["mean_score"] for r in rows], [r["observed_rate"] for r in rows], "o-")
-    ax.set(xlabel="mean predicted score", ylabel="observed churn rate", title="Calibration")
+    ax.set(xlabel="mean predicted score", ylabel="observed positive rate", title="Calibration")
     paths.append(_save(fig, out / "calibration.png"))
     fig, ax = plt.subplots(figsize=(4, 4))
     ConfusionMatrixDisplay.from_predictions(y, (p >= threshold).astype(int), ax=ax, colorbar=False)
