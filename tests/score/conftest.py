@@ -73,8 +73,9 @@ def write_release(project: Project, version: int, path: Path) -> Path:
         version=mv.version,
         run_id=mv.run_id,
         sha256=mv.tags["model_sha256"],
-        # The gate's tags as a passing gate writes them (this fixture skips the gate itself).
-        tags=mv.tags | {k: v for k, v in GATE_TAGS.items() if k not in mv.tags},
+        # A passing gate's tags (this fixture skips the gate itself); they override whatever an
+        # earlier test's gate run left on the session's shared version.
+        tags=mv.tags | GATE_TAGS,
         environment={"python": "3.11", "packages": {}},
         pr=None,
         track="stable",
