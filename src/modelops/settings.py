@@ -160,15 +160,20 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def validation_message(exc: ValidationError, source: str) -> str:
+    """One line naming the source, the first failing field path and its rule (+N more)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "<root>"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: {where}: {first['msg']}{more}"
+
+
 def validate_model(model: type[M], data: dict[str, Any], source: str) -> M:
     """Validate `data` against `model`; the error names the file, field path and rule."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<root>"
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{source}: {where}: {first['msg']}{more}") from exc
+        raise ConfigError(validation_message(exc, source)) from exc
 
 
 def load_section(config_dir: Path, filename: str, model: type[M]) -> M:

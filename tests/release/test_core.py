@@ -416,3 +416,12 @@ def test_promote_refuses_other_rules_and_a_stale_gate_after_rollback(project: Pa
         promote.check_regate(untimed, history)
     fresh = ModelVersion("churn", 3, "0" * 32, "", {**TAGS, T.GATE_AT: "2025-03-01T12:00:01Z"})
     promote.check_regate(fresh, history)
+
+
+def test_a_duplicated_key_in_a_committed_record_is_refused_naming_line_and_key() -> None:
+    from modelops.errors import MissingEvidence
+    from modelops.release import record
+
+    text = record.dump(make_record(1))
+    with pytest.raises(MissingEvidence, match=r"v1\.yaml:\d+: duplicate key 'track'"):
+        record.load(text + "track: stable\n", "releases/churn/v1.yaml")

@@ -19,8 +19,9 @@ import yaml
 from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_validator
 
 from modelops import tags as T
-from modelops.errors import MissingEvidence
+from modelops.errors import ConfigError, MissingEvidence
 from modelops.release.config import ReleaseConfig, load_release_config
+from modelops.settings import parse_yaml, validation_message
 from modelops.strict import Strict
 
 SCHEMA_FILE = "release.schema.json"
@@ -244,10 +245,7 @@ def validate(data: Any, source: str) -> ReleaseRecord:
     try:
         return ReleaseRecord.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<root>"
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise MissingEvidence(f"{source}: {where}: {first['msg']}{more}") from exc
+        raise MissingEvidence(validation_message(exc, source)) from exc
 
 
 def dump(rec: ReleaseRecord) -> str:
@@ -258,10 +256,11 @@ def dump(rec: ReleaseRecord) -> str:
 
 def load(text: str, source: str) -> ReleaseRecord:
     """Parse and validate record text (`source` names it in errors)."""
+    # The shared loader: a duplicated key in a committed record is an error, not a silent overwrite.
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise MissingEvidence(f"{source}: not valid YAML ({exc})") from exc
+        data = parse_yaml(text, source)
+    except ConfigError as exc:
+        raise MissingEvidence(str(exc)) from exc
     return validate(data, source)
 
 
