@@ -175,11 +175,7 @@ def run_spark(root: Path, release: Path, data: Path, work: Path, id_col: str) ->
             cfg,
             request,
             label_threshold=serve.label_threshold,
-            scorer_options={
-                "fast": serve.fast_path.enabled,
-                "tolerance": serve.fast_path.parity_tolerance,
-                "warmup_rows": serve.warmup_rows,
-            },
+            scorer_options=job.scorer_options(serve),
         )
     wall = time.perf_counter() - t0
     manifest = json.loads(Path(result.manifest.removeprefix("file://")).read_text())

@@ -73,11 +73,7 @@ def handle(args: argparse.Namespace) -> int:
         cfg,
         request,
         label_threshold=serve.label_threshold,
-        scorer_options={
-            "fast": serve.fast_path.enabled,
-            "tolerance": serve.fast_path.parity_tolerance,
-            "warmup_rows": serve.warmup_rows,
-        },
+        scorer_options=job.scorer_options(serve),
         open_issue=issue_opener,
     )
     log = ""

@@ -154,6 +154,15 @@ def _since_filter(snapshot: source.Snapshot, settings: Settings, since: str | No
     return ds.field(column) >= pa.scalar(value.to_pydatetime(), type=typ), ts
 
 
+def scorer_options(serve: Any) -> dict[str, Any]:
+    """The server's fast-path settings (configs/serve.yaml), so batch scores match served ones."""
+    return {
+        "fast": serve.fast_path.enabled,
+        "tolerance": serve.fast_path.parity_tolerance,
+        "warmup_rows": serve.warmup_rows,
+    }
+
+
 def run(
     settings: Settings,
     cfg: ScoreConfig,
