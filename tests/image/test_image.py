@@ -1,7 +1,7 @@
 """The serving image, built with buildah from the project's Dockerfile and run (integration).
 
-The base is made locally with mmdebstrap (no registry is reachable) and cached, as are
-buildah's layers, so after the first run only changed layers are rebuilt. The model
+The base is made locally with mmdebstrap (no registry is reachable) and cached; the
+image is built without layer caching in a private storage that is deleted afterwards. The model
 comes from a real MLflow tracking server on 127.0.0.1, as in the cluster; the
 container (chroot isolation, host network) sees the host only through two bind
 mounts, standing in for the Deployment's emptyDirs.
@@ -45,11 +45,23 @@ def _emptydir_mounts() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def built() -> str:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The image, built in a private container storage that is deleted afterwards: vfs keeps
+    full copies of every layer, and a shared storage filled the CI machine's disk."""
     for tool in ("buildah", "podman", "mmdebstrap"):
         # Not a skip: the image is a required part of `make test` (.ci/system-deps.sh installs these).
         assert shutil.which(tool), f"{tool} not found: run .ci/system-deps.sh"
-    return image.build(TAG, base=image.debian_base())
+    root = tmp_path_factory.mktemp("containers")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(image.ROOT_ENV, str(root))
+        try:
+            yield image.build(TAG, base=image.debian_base(), layers=False)
+        finally:
+            subprocess.run(["buildah", *image.storage(), "rm", "--all"], capture_output=True, check=False)
+            subprocess.run(
+                ["podman", *image.storage(), "system", "reset", "--force"], capture_output=True, check=False
+            )
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass
@@ -152,14 +164,14 @@ class Container:
 @pytest.fixture
 def container(built: str, tmp_path: Path) -> Iterator[Container]:
     name = subprocess.run(
-        ["buildah", *image.STORAGE, "from", "--pull=never", built],
+        ["buildah", *image.storage(), "from", "--pull=never", built],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
     try:
         rootfs = subprocess.run(
-            ["buildah", *image.STORAGE, "mount", name], capture_output=True, text=True, check=True
+            ["buildah", *image.storage(), "mount", name], capture_output=True, text=True, check=True
         ).stdout.strip()
         mounts = {}
         for path in _emptydir_mounts():
@@ -169,11 +181,11 @@ def container(built: str, tmp_path: Path) -> Iterator[Container]:
             mounts[path] = host
         yield Container(name, Path(rootfs), mounts)
     finally:
-        subprocess.run(["buildah", *image.STORAGE, "rm", name], capture_output=True, check=False)
+        subprocess.run(["buildah", *image.storage(), "rm", name], capture_output=True, check=False)
 
 
 def run_server(ctr: Container, env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    cmd = ["buildah", *image.STORAGE, "run", "--isolation", "chroot", "--network", "host"]
+    cmd = ["buildah", *image.storage(), "run", "--isolation", "chroot", "--network", "host"]
     for path, host in ctr.mounts.items():
         cmd += ["--volume", f"{host}:{path}"]
     for key, value in env.items():

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-STORAGE = ("--storage-driver=vfs",)  # no overlay/fuse needed; works in an unprivileged CI job
+ROOT_ENV = "MODELOPS_CONTAINER_ROOT"
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "python-is-python3", "ca-certificates")
 # Documentation and translations are never read by a server; the merged-usr hook avoids
@@ -50,6 +50,16 @@ def base_name() -> str:
     return f"localhost/modelops-debian-base:{base_key()}"
 
 
+def storage() -> tuple[str, ...]:
+    """buildah/podman storage flags: vfs (no overlay/fuse needed; works in an unprivileged CI
+    job), in a private root when MODELOPS_CONTAINER_ROOT names one. vfs keeps every layer as a
+    full copy, so a test build uses a root it deletes afterwards instead of filling the disk."""
+    root = os.environ.get(ROOT_ENV)
+    if not root:
+        return ("--storage-driver=vfs",)
+    return ("--storage-driver=vfs", "--root", f"{root}/storage", "--runroot", f"{root}/run")
+
+
 def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     return subprocess.run(cmd, check=True, text=True, **kw)  # type: ignore[call-overload, no-any-return]
@@ -58,7 +68,7 @@ def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
 def debian_base() -> str:
     """The local Debian base image, made and imported only when its key is new."""
     name = base_name()
-    if subprocess.run(["podman", *STORAGE, "image", "exists", name], check=False).returncode == 0:
+    if subprocess.run(["podman", *storage(), "image", "exists", name], check=False).returncode == 0:
         return name
     tarball = cache_dir() / f"debian-base-{base_key()}.tar"
     if not tarball.exists():
@@ -71,7 +81,7 @@ def debian_base() -> str:
         cmd += [f"--hook-dir={h}" for h in HOOKS]
         _run([*cmd, SUITE, str(tmp)])
         tmp.rename(tarball)  # only a complete tarball is ever cached
-    _run(["podman", *STORAGE, "import", str(tarball), name], stdout=subprocess.DEVNULL)
+    _run(["podman", *storage(), "import", str(tarball), name], stdout=subprocess.DEVNULL)
     return name
 
 
@@ -112,21 +122,24 @@ def pip_mounts(workdir: Path) -> list[str]:
     return [flag for v in volumes for flag in ("--volume", v)]
 
 
-def build(tag: str = DEFAULT_TAG, base: str | None = None, context: Path = REPO) -> str:
-    """buildah bud the Dockerfile; returns the image id. `base` None keeps the Dockerfile's default."""
+def build(tag: str = DEFAULT_TAG, base: str | None = None, context: Path = REPO, layers: bool = True) -> str:
+    """buildah bud the Dockerfile; returns the image id. `base` None keeps the Dockerfile's default.
+
+    `layers` caches every step as an image (fast rebuilds, but in vfs each is a full copy of
+    the tree); without it each stage is committed once, which a one-off build wants."""
     args = ["--build-arg", f"BASE={base}"] if base else []
     with tempfile.TemporaryDirectory(prefix="modelops-image-") as tmp:
         iid = Path(tmp) / "iid"
         _run(
             [
                 "buildah",
-                *STORAGE,
+                *storage(),
                 "bud",
                 "--isolation",
                 "chroot",
                 "--network",
                 "host",
-                "--layers",
+                f"--layers={str(layers).lower()}",
                 "--pull=missing",
                 *pip_mounts(Path(tmp)),
                 *args,
@@ -145,7 +158,7 @@ def build(tag: str = DEFAULT_TAG, base: str | None = None, context: Path = REPO)
 def size_bytes(image: str) -> int:
     """Uncompressed size of the image (all layers), as `podman image inspect` reports it."""
     out = subprocess.run(
-        ["podman", *STORAGE, "image", "inspect", "--format", "{{.Size}}", image],
+        ["podman", *storage(), "image", "inspect", "--format", "{{.Size}}", image],
         capture_output=True,
         text=True,
         check=True,
