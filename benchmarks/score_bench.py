@@ -70,6 +70,7 @@ def build_project(work: Path, train_rows: int) -> tuple[Path, Path]:
 
     root = make_project(work / "project", rows=train_rows, max_iter=200)
     project = Project(root)
+    project.create_eval_set()  # the first run pins the evaluation set, as `make demo` does
     project.repro()
     project.version = json.loads((root / "artifacts/train/model.json").read_text())["version"]
     return root, write_release(project, project.version, work / "release.yaml")
