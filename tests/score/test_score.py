@@ -68,7 +68,7 @@ def test_pandas_and_spark_engines_give_identical_scores(
     scoring: Scoring, healthy: Path, tmp_path: Path, spark: object
 ) -> None:
     id_col = scoring.settings.features.id_column
-    frames = {}
+    frames, logs = {}, {}
     for engine in ("pandas", "spark"):
         out = tmp_path / engine
         code = scoring.score(
@@ -81,7 +81,12 @@ def test_pandas_and_spark_engines_give_identical_scores(
         assert m["model"]["version"] == str(scoring.version)
         assert m["data_gate"]["verdict"] == "pass"
         frames[engine] = read_scores(str(out)).sort_values(id_col).reset_index(drop=True)
+        (log,) = out.glob("scored_date=*/run=*/" + output.PREDICTION_LOG)
+        records = [json.loads(line) for line in log.read_text().splitlines()]
+        logs[engine] = sorted(({**r, "timestamp": None} for r in records), key=lambda r: r["request_id"])
 
+    # The prediction logs hold the same records (each run has its own scoring time).
+    assert len(logs["pandas"]) == 6000 and logs["pandas"] == logs["spark"]
     pandas_scores, spark_scores = frames["pandas"], frames["spark"]
     assert len(pandas_scores) == len(spark_scores) == 6000
     assert (pandas_scores[id_col].to_numpy() == spark_scores[id_col].to_numpy()).all()

@@ -1,9 +1,10 @@
-"""The Spark engine: the same scorer, broadcast once, applied with `mapInPandas` on any cluster.
+"""The Spark engine: the same scorer, broadcast once, applied with `mapInArrow` on any cluster.
 
 The driver builds the parity-checked scorer (compiled, or the pipeline as fallback) exactly
 as the pandas engine does and broadcasts it; each executor's Python worker unpickles it
-once and reuses it for every batch. Rows go Spark -> pandas -> Arrow -> the same
-`BatchScorer.score` as the pandas engine, so the scores are identical.
+once and reuses it for every batch (spark.sql.execution.arrow.maxRecordsPerBatch rows,
+configs/score.yaml). Arrow batches go straight into the same `BatchScorer.score` as the
+pandas engine (no pandas conversion), so the scores are identical.
 
 Paths: Spark reads and writes through Hadoop filesystems, so `s3://` becomes `s3a://`
 for Spark (the cluster needs hadoop-aws); staging is committed by the same fsspec code
@@ -80,34 +81,34 @@ def _output_schema(features: FeatureSchema, id_type: Any, with_log: bool) -> Any
     return T.StructType(fields)
 
 
-def _scorer_fn(broadcast: Any, job: Job, with_log: bool) -> Any:
-    """The mapInPandas function; it closes over the broadcast handle, never the scorer itself."""
-    threshold, version, timestamp = job.threshold, job.version, job.timestamp
-    scored_at = job.scored_at
+def _scorer_fn(broadcast: Any, job: Job, arrow_schema: Any, with_log: bool) -> Any:
+    """The mapInArrow function; it closes over the broadcast handle, never the scorer itself.
 
-    def score_partition(frames: Any) -> Any:
-        import numpy as np
-        import pandas as pd
+    Arrow batches in and out: no pandas conversion and no per-row Python (the log lines stay an
+    Arrow string column); `arrow_schema` is the output schema as Spark expects it, exactly.
+    """
+    threshold, version, timestamp, scored_at = job.threshold, job.version, job.timestamp, job.scored_at
+
+    def score_partition(batches: Any) -> Any:
         import pyarrow as pa
 
         scorer = broadcast.value  # unpickled once per Python worker, then cached
         features = scorer.features
-        for pdf in frames:
-            batch = pa.RecordBatch.from_pandas(pdf, preserve_index=False)
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
             scores = scorer.score(batch)
-            out = pd.DataFrame(
-                {
-                    features.id_column: pdf[features.id_column].to_numpy(),
-                    output.SCORE: scores,
-                    output.LABEL: (scores >= threshold).astype(np.int8),
-                    output.VERSION: version,
-                    output.SCORED_AT: pd.Timestamp(scored_at).tz_convert("UTC").tz_localize(None),
-                }
-            )
+            table = output.output_table(batch, features.id_column, scores, threshold, version, scored_at)
+            columns = list(table.columns)
             if with_log:
-                lines = output.prediction_lines(batch, features, scores, version, timestamp)
-                out[LOG_COLUMN] = lines.decode().splitlines()
-            yield out
+                columns.append(output.prediction_json(batch, features, scores, version, timestamp))
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.chunked_array(c).combine_chunks().cast(f.type)
+                    for c, f in zip(columns, arrow_schema, strict=True)
+                ],
+                schema=arrow_schema,
+            )
 
     return score_partition
 
@@ -147,8 +148,12 @@ def score(
     with_log = job.prediction_log
     broadcast = spark.sparkContext.broadcast(job.scorer)
     try:
+        from pyspark.sql.pandas.types import to_arrow_schema
+
         schema = _output_schema(features, df.schema[features.id_column].dataType, with_log)
-        scored = df.mapInPandas(_scorer_fn(broadcast, job, with_log), schema)
+        large = spark.conf.get("spark.sql.execution.arrow.useLargeVarTypes", "false") == "true"
+        arrow_schema = to_arrow_schema(schema, timezone="UTC", prefers_large_types=large)
+        scored = df.mapInArrow(_scorer_fn(broadcast, job, arrow_schema, with_log), schema)
         if with_log:
             scored = scored.persist(StorageLevel.DISK_ONLY)  # scored once, written twice
         staging = hadoop_path(run.fs.unstrip_protocol(run.staging))

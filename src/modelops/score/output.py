@@ -52,22 +52,35 @@ def output_table(
     )
 
 
-def prediction_lines(
-    batch: Any, features: FeatureSchema, scores: np.ndarray, version: str, timestamp: str
-) -> bytes:
-    """The rows as prediction-log JSON lines (docs/INTERFACES.md), the format `modelops monitor` reads."""
-    return prediction_buffer(batch, features, scores, version, timestamp).to_pybytes()
-
-
 def prediction_buffer(
     batch: Any, features: FeatureSchema, scores: np.ndarray, version: str, timestamp: str
 ) -> pa.Buffer:
-    """`prediction_lines` without a copy: an Arrow buffer a file's `write` takes as it is.
+    """The rows as prediction-log JSON lines (docs/INTERFACES.md), the format `modelops monitor`
+    reads, as an Arrow buffer a file's `write` takes without a copy.
 
     One function, so switching to the prediction store's writer is a one-line change. DuckDB
     renders the JSON (vectorised; a Python loop cost ~50 us a row), each line ends in a newline,
     and the bytes are the string column's data buffer: no per-row Python at all.
     """
+    column = _json_lines(batch, features, scores, version, timestamp, newline=True)
+    column = column.cast(pa.large_string()) if pa.types.is_string_view(column.type) else column
+    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], dtype=width)
+    start, stop = int(offsets[column.offset]), int(offsets[column.offset + len(column)])
+    return column.buffers()[2].slice(start, stop - start)
+
+
+def prediction_json(
+    batch: Any, features: FeatureSchema, scores: np.ndarray, version: str, timestamp: str
+) -> pa.Array:
+    """The same records as a string column, one JSON document per row and no newline (Spark's
+    text writer adds it)."""
+    return _json_lines(batch, features, scores, version, timestamp, newline=False)
+
+
+def _json_lines(
+    batch: Any, features: FeatureSchema, scores: np.ndarray, version: str, timestamp: str, newline: bool
+) -> pa.Array:
     import duckdb
 
     names = features.names
@@ -80,18 +93,13 @@ def prediction_buffer(
         # request_id is the id column's value, so delayed labels join on it like online ones.
         "SELECT to_json({'request_id': CAST(__id AS VARCHAR), 'timestamp': $ts, "
         f"'{VERSION}': $version, 'features': {{{feats}}}, '{SCORE}': __score, 'source': 'batch'}})::VARCHAR "
-        "|| chr(10) "
-        "AS line FROM lines_in"
+        + ("|| chr(10) " if newline else "")
+        + "AS line FROM lines_in"
     )
     with duckdb.connect() as con:
         con.register("lines_in", table)
         lines = con.sql(query, params={"ts": timestamp, "version": version}).to_arrow_table()
-    column = pa.chunked_array(lines.column("line")).combine_chunks()
-    column = column.cast(pa.large_string()) if pa.types.is_string_view(column.type) else column
-    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
-    offsets = np.frombuffer(column.buffers()[1], dtype=width)
-    start, stop = int(offsets[column.offset]), int(offsets[column.offset + len(column)])
-    return column.buffers()[2].slice(start, stop - start)
+    return pa.chunked_array(lines.column("line")).combine_chunks()
 
 
 def _sql_ident(name: str) -> str:

@@ -21,6 +21,7 @@ dependency of the template (the gate's bootstrap); the serving image does not ne
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -238,7 +239,7 @@ class TreeKernel:
         with ThreadPoolExecutor(parts) as pool:
             done = [
                 pool.submit(self._into, np.ascontiguousarray(Xt[:, a:b]), out[a:b])
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+                for a, b in pairwise(bounds)
             ]
             for d in done:
                 d.result()
