@@ -138,7 +138,11 @@ def rewrite_module_refs(source: str, old: str, new: str) -> str:
 
 def check(current: Current, name: str, package: str, owner: str) -> None:
     """Refuse bad values and renaming a model that has release records (one line, naming the file)."""
-    for flag, value, rule in (("--name", name, NAME), ("--package", package, PACKAGE), ("--owner", owner, OWNER)):
+    for flag, value, rule in (
+        ("--name", name, NAME),
+        ("--package", package, PACKAGE),
+        ("--owner", owner, OWNER),
+    ):
         if not rule.match(value):
             raise ConfigError(f"modelops init {flag} {value!r}: must match {rule.pattern}")
     others = {n: p for n, p in current.released.items() if n != name}
@@ -148,8 +152,14 @@ def check(current: Current, name: str, package: str, owner: str) -> None:
             f"{record}: model {other!r} is already released from this repository; a registered model is "
             f"never renamed to {name!r} (keep --name {other}, or start the new model in its own repository)"
         )
-    if package != current.package and package not in current.packages and current.package not in current.packages:
-        raise InitRefused(f"src/{package} does not exist and there is no src/{current.package} to copy it from")
+    if (
+        package != current.package
+        and package not in current.packages
+        and current.package not in current.packages
+    ):
+        raise InitRefused(
+            f"src/{package} does not exist and there is no src/{current.package} to copy it from"
+        )
 
 
 def plan(current: Current, name: str, package: str, owner: str) -> Plan:
@@ -179,7 +189,9 @@ def gather(root: Path) -> Current:
         raise InitRefused(f"{root}: not a git checkout; init edits files that must be reviewed as one commit")
     dirty = git.changed_paths(root)
     if dirty:
-        raise InitRefused(f"{dirty[0]}: uncommitted change (and {len(dirty) - 1} more); commit or stash first")
+        raise InitRefused(
+            f"{dirty[0]}: uncommitted change (and {len(dirty) - 1} more); commit or stash first"
+        )
     model = read_yaml(root / MODEL_YAML)
     missing = [k for k in ("name", "owner", "package") if not isinstance(model.get(k), str)]
     if missing:

@@ -214,7 +214,9 @@ def render_named(tmp_path: Path, name: str) -> str:
     k8s = tmp_path / "k8s"
     shutil.copytree(REPO / "k8s", k8s)
     for track, path in OVERLAYS.items():
-        (k8s / path.relative_to(REPO / "k8s") / "model.env").write_text(overlay.model_env(track, name, None, None))
+        (k8s / path.relative_to(REPO / "k8s") / "model.env").write_text(
+            overlay.model_env(track, name, None, None)
+        )
     return kustomize.render(k8s / "overlays/production")
 
 
