@@ -53,4 +53,3 @@ def test_pipeline_is_the_contracts_with_train_yaml_params() -> None:
 
     s = cm.settings(REPO)
     assert repr(cm.pipeline(s)) == repr(load_package(s).unfitted_pipeline(s))
-    assert repr(cm.pipeline(s, max_iter=3)) != repr(cm.pipeline(s)), "overrides reach the pipeline"
