@@ -47,10 +47,15 @@ def test_a_schema_without_id_timestamp_or_segment_is_valid() -> None:
         ({"key_columns": []}, "non-empty list of distinct"),
         ({"key_columns": ["income", "income"]}, "non-empty list of distinct"),
         ({"key_columns": [LABEL]}, f"the label {LABEL!r} cannot identify a row"),
-        ({"segment": {"column": "branch", "value": "x"}}, "segment.column 'branch' is not a declared feature"),
+        (
+            {"segment": {"column": "branch", "value": "x"}},
+            "segment.column 'branch' is not a declared feature",
+        ),
     ],
 )
-def test_inconsistent_optional_columns_are_rejected_naming_the_field(changes: dict[str, Any], message: str) -> None:
+def test_inconsistent_optional_columns_are_rejected_naming_the_field(
+    changes: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         _schema(**changes)
 
@@ -97,7 +102,9 @@ def test_an_id_column_is_the_key_itself() -> None:
 
 def test_a_missing_key_column_names_the_table_and_column() -> None:
     schema = _schema(key_columns=["income", "branch"])
-    with pytest.raises(SchemaViolation, match=r"data/eval/eval.parquet: missing key column\(s\) \['branch'\]"):
+    with pytest.raises(
+        SchemaViolation, match=r"data/eval/eval.parquet: missing key column\(s\) \['branch'\]"
+    ):
         row_keys(generate(rows=5), schema, "data/eval/eval.parquet")
     with pytest.raises(SchemaViolation, match=r"snap: missing id column \['loan_id'\]"):
         row_keys(generate(rows=5), _schema(id_column="loan_id"), "snap")
@@ -162,7 +169,13 @@ def test_evaluation_slices_come_from_gates_yaml_without_a_segment(tmp_path: Path
         for column, values in report_slices(settings)
         for name in slice_metrics(frame, y, p, column, values)
     }
-    assert names == {"employment=salaried", "employment=unemployed", "housing=mortgage", "housing=own", "housing=rent"}
+    assert names == {
+        "employment=salaried",
+        "employment=unemployed",
+        "housing=mortgage",
+        "housing=own",
+        "housing=rent",
+    }
 
 
 def test_a_declared_segment_still_decides_the_evaluation_slices(tmp_path: Path) -> None:
@@ -193,5 +206,5 @@ def test_since_without_a_timestamp_column_names_the_missing_setting(tmp_path: Pa
     from modelops.score.source import InputError
 
     settings = SimpleNamespace(features=_schema(id_column="loan_id"))
-    with pytest.raises(InputError, match="--since needs a timestamp_column in configs/features.yaml"):
+    with pytest.raises(InputError, match=r"--since needs a timestamp_column in configs/features\.yaml"):
         _since_filter(SimpleNamespace(), settings, "24h")  # type: ignore[arg-type]

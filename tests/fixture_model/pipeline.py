@@ -14,7 +14,9 @@ from modelops.data.schema import FeatureSchema
 def build_pipeline(features: FeatureSchema, estimator: str, params: dict[str, Any], seed: int) -> Pipeline:
     """Contract function (build_pipeline): an unfitted pipeline over the declared features."""
     if estimator != "logistic_regression":
-        raise ValueError(f"train.estimator: the fixture model supports logistic_regression, not {estimator!r}")
+        raise ValueError(
+            f"train.estimator: the fixture model supports logistic_regression, not {estimator!r}"
+        )
     categories = [list(features.feature(c).categories or ()) for c in features.categorical]
     encode = ColumnTransformer(
         [

@@ -39,7 +39,9 @@ def split(settings: Settings) -> dict[str, int]:
     eval_keys = row_keys(read_table(verified_path(pin, settings.root)), settings.features, str(pin.path))
     frame = read_table(settings.path(paths.raw))
     keys = row_keys(frame, settings.features, str(paths.raw))
-    part = training_parts(keys, eval_keys, settings.data.split.valid_fraction, settings.data.split.eval_fraction)
+    part = training_parts(
+        keys, eval_keys, settings.data.split.valid_fraction, settings.data.split.eval_fraction
+    )
     counts = {"held_out": int((part == -1).sum()), "eval_pinned": pin.rows}
     for code, name, dest in ((0, "train", paths.train), (1, "valid", paths.valid)):
         out = settings.path(dest)

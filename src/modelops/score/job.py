@@ -145,7 +145,9 @@ def _since_filter(snapshot: source.Snapshot, settings: Settings, since: str | No
 
     column = settings.features.timestamp_column
     if column is None:
-        raise source.InputError("--since needs a timestamp_column in configs/features.yaml, which declares none")
+        raise source.InputError(
+            "--since needs a timestamp_column in configs/features.yaml, which declares none"
+        )
     if column not in snapshot.dataset.schema.names:
         raise source.InputError(f"--since needs the timestamp column {column!r}, which the input lacks")
     ts: Any = parse_since(since)  # not None: since is set
