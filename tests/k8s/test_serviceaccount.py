@@ -34,7 +34,9 @@ def test_each_tracks_deployment_runs_as_the_overlays_serviceaccount(rendered) ->
         assert pod["serviceAccountName"] == account["metadata"]["name"], track
         assert account["metadata"]["namespace"] == one(docs, "Deployment")["metadata"]["namespace"], track
         # No Kubernetes API token in the pod: IRSA's webhook mounts its own projected token.
-        assert pod["automountServiceAccountToken"] is False and account["automountServiceAccountToken"] is False
+        assert (
+            pod["automountServiceAccountToken"] is False and account["automountServiceAccountToken"] is False
+        )
         names[track] = account["metadata"]["name"]
     # Both overlays render into one namespace: distinct names, so neither overwrites the other's role.
     assert names["stable"] != names["canary"], names
