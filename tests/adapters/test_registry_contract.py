@@ -4,6 +4,7 @@ Every test here runs against both, so the fake the fast gate/promote tests rely 
 from what MLflow does.
 """
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> MlflowRegistry:
     return MlflowRegistry.for_root(tmp_path_factory.mktemp("project"), env={})
 
 
-@pytest.fixture(params=["memory", "mlflow"])
+@pytest.fixture(params=["memory", pytest.param("mlflow", marks=pytest.mark.integration)])
 def registry(
     request: pytest.FixtureRequest, tmp_path: Path, mlflow_store: MlflowRegistry
 ) -> Iterator[Registry]:
@@ -51,6 +52,7 @@ def test_register_numbers_versions_and_keeps_run_and_tags(registry: Registry, m:
     assert (got.name, got.version, got.run_id, got.tags) == (m, 1, run, {"k": "v"})
     assert got.uri == f"models:/{m}/1"
     assert registry.get_version(m, "2").run_id != run
+    assert re.fullmatch("[0-9a-f]{32}", run)  # release records validate the shape
 
 
 def test_download_model_returns_the_registered_bytes(registry: Registry, m: str, tmp_path: Path) -> None:
@@ -105,6 +107,7 @@ def test_run_data_and_artifacts_round_trip(registry: Registry, m: str, tmp_path:
     assert registry.download_run_artifact(run, "gate/absent.json", tmp_path / "dl2") is None
 
 
+@pytest.mark.integration
 def test_two_mlflow_stores_coexist_and_leave_process_state_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,6 +135,7 @@ def test_two_mlflow_stores_coexist_and_leave_process_state_alone(
     assert (tmp_path / "a" / ".mlflow" / "artifacts").is_dir()
 
 
+@pytest.mark.integration
 def test_fluent_block_points_mlflow_at_the_store_and_puts_everything_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

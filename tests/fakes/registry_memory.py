@@ -6,8 +6,8 @@ newest first, a missing run artifact is None. tests/adapters/test_registry_contr
 same checks against this fake and a real MLflow store, so the two cannot drift apart.
 """
 
-import itertools
 import shutil
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +40,6 @@ class InMemoryRegistry:
     models: dict[str, dict[int, _Version]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._ids = itertools.count(1)
-
     def get_version(self, name: str, version: int | str) -> ModelVersion:
         found = self.models.get(name, {}).get(int(version)) if str(version).isdigit() else None
         if found is None:
@@ -68,7 +65,7 @@ class InMemoryRegistry:
 
     def create_run(self, experiment: str, params: Mapping[str, str], tags: Mapping[str, str]) -> str:
         experiment_id = self.experiments.setdefault(experiment, str(len(self.experiments) + 1))
-        run_id = f"run{next(self._ids):04d}"
+        run_id = uuid.uuid4().hex  # MLflow's shape: release records validate it
         self.runs[run_id] = _Run(
             experiment_id, {k: str(v) for k, v in params.items()}, tags={k: str(v) for k, v in tags.items()}
         )

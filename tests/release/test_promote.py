@@ -1,7 +1,5 @@
 """Promotion, verify and rollback against a real MLflow registry, real git and real `kubectl kustomize`."""
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -20,6 +18,7 @@ from modelops.digest import file_digest
 from modelops.errors import MissingEvidence
 from modelops.release import overlay, record, state
 from modelops.release.config import load_release_config
+from tests.helpers.registry import pass_gate
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -43,28 +42,6 @@ class Registry:
 GATE_AT = "2025-01-01T00:00:00+00:00"  # long before any rollback a test makes
 
 
-def _pass_gate(store: tracking.Registry, name: str, version: int, tmp: Path, configs: Path) -> None:
-    """What the gate writes on a pass: verdict, report digest, the rules' digests and the time."""
-    mv = store.get_version(name, version)
-    report = tmp / f"v{version}" / "gate.json"
-    report.parent.mkdir(parents=True)
-    report.write_text(json.dumps({"version": version, "verdict": "pass"}))
-    store.log_artifact(mv.run_id, report, "gate")
-    sha = hashlib.sha256(report.read_bytes()).hexdigest()
-    store.set_version_tags(
-        name,
-        version,
-        {
-            T.GATE_VERDICT: "pass",
-            T.GATE_REPORT_SHA256: sha,
-            T.GATE_RULES_SHA256: file_digest(configs / "gates.yaml"),
-            T.GATE_FEATURES_SHA256: file_digest(configs / "features.yaml"),
-            T.GATE_EVAL_MD5: mv.tags[T.EVAL_MD5],
-            T.GATE_AT: GATE_AT,
-        },
-    )
-
-
 @pytest.fixture(scope="module")
 def registry(trained_project, tmp_path_factory: pytest.TempPathFactory) -> Registry:  # type: ignore[no-untyped-def]
     """Three versions of our own, so gate tags set here never touch other steps' versions."""
@@ -73,8 +50,8 @@ def registry(trained_project, tmp_path_factory: pytest.TempPathFactory) -> Regis
     passed, second, ungated = (trained_project.train("train.params.max_iter=10") for _ in range(3))
     tmp = tmp_path_factory.mktemp("gate")
     configs = trained_project.root / "configs"
-    _pass_gate(store, name, passed, tmp, configs)
-    _pass_gate(store, name, second, tmp, configs)
+    pass_gate(store, name, passed, configs, tmp, GATE_AT)
+    pass_gate(store, name, second, configs, tmp, GATE_AT)
     return Registry(tracking.local_tracking_uri(trained_project.root), passed, second, ungated, store)
 
 
