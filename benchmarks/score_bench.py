@@ -188,10 +188,10 @@ def run_spark(root: Path, release: Path, data: Path, work: Path, id_col: str) ->
     }
 
     # 2. spark_udf: the same fitted pipeline, saved as an MLflow model whose pyfunc is predict_proba.
-    tracking.configure(root)
-    mv = tracking.get_version(settings.model.name, job.reference(root, release, None).version)
+    registry = tracking.registry_for(root)
+    mv = registry.get_version(settings.model.name, job.reference(root, release, None).version)
     pipe = tracking.load_sklearn(
-        tracking.download_model(mv, work / "model"), settings.model.skops_trusted_types
+        registry.download_model(mv, work / "model"), settings.model.skops_trusted_types
     )
     udf_model = work / "udf-model"
     mlflow.sklearn.save_model(
