@@ -20,10 +20,12 @@ pytest_plugins = ["tests.skip_policy"]  # CI=true: an unlisted skip fails the ru
 REPO = Path(__file__).resolve().parents[1]
 SMALL_ROWS = 8000
 SMALL_ITER = 40
+# The configured model package (configs/model.yaml `package`, the directory dvc.yaml watches).
+MODEL_PACKAGE = yaml.safe_load((REPO / "configs/model.yaml").read_text())["package"]
 # Copied into every throw-away project; data and stores are created fresh.
 PROJECT_FILES = (
     "configs",
-    "src/churn",
+    f"src/{MODEL_PACKAGE}",
     "src/modelops",
     "dvc.yaml",
     ".dvc/config",
@@ -141,13 +143,6 @@ class Project:
 
     def git(self, *args: str) -> str:
         return _git(self.root, *args)
-
-
-@pytest.fixture(autouse=True)
-def _no_inherited_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
-    """mlflow.set_tracking_uri/set_registry_uri write these into os.environ; no test inherits them."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
 
 
 @pytest.fixture(scope="session")
