@@ -22,8 +22,8 @@ def settings():  # type: ignore[no-untyped-def]
 def data(settings):  # type: ignore[no-untyped-def]
     from modelops.contract import load_package
 
-    source = settings.data.source.model_copy(update={"rows": 6000, "seed": 5})
-    return load_package(settings).load_data(source)
+    package = load_package(settings)
+    return package.load_data(package.source(settings, rows=6000, seed=5))
 
 
 def fit(settings, data, **params: object):  # type: ignore[no-untyped-def]
