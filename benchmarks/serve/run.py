@@ -72,7 +72,7 @@ def register(work: Path, rows: int) -> tuple[int, str, Any]:
         pass
     from churn.data import generate
 
-    frame = generate(rows, settings.data.source.seed)
+    frame = generate(rows, settings.data.source["seed"])
     X, y = frame[settings.features.names], frame[settings.features.label]
     print(
         f"training {settings.train.estimator} {dict(settings.train.params)} on {rows} rows", file=sys.stderr

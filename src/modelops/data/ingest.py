@@ -15,17 +15,40 @@ from modelops.data.baseline import (
     load_tolerances,
     save_profile,
 )
+from modelops.data.loaders import read_files
 from modelops.data.validate import validate_frame
-from modelops.errors import SchemaViolation
+from modelops.errors import DataSourceError, SchemaViolation
 from modelops.settings import Settings
+
+# Parquet key-value metadata of the raw snapshot: the one-line description of its source, so
+# training records what was actually loaded, not what the config says today.
+SOURCE_METADATA_KEY = b"modelops.source"
 
 
 def ingest(settings: Settings) -> Path:
-    frame = load_package(settings).raw_snapshot(settings)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    package = load_package(settings)
+    frame = package.raw_snapshot(settings)
+    description = package.describe_source(package.source(settings))
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), SOURCE_METADATA_KEY: description.encode()}
     out = settings.path(settings.data.paths.raw)
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False)
+    pq.write_table(table.replace_schema_metadata(metadata), out)
     return out
+
+
+def snapshot_source(path: Path) -> str | None:
+    """The source description `ingest` stored in a raw snapshot; None for a file it did not write."""
+    import pyarrow.parquet as pq
+
+    try:
+        value = (pq.read_schema(path).metadata or {}).get(SOURCE_METADATA_KEY)
+    except (OSError, ValueError):  # not a parquet file (pyarrow raises ArrowInvalid, a ValueError)
+        return None
+    return value.decode() if value else None
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -35,11 +58,10 @@ def read_table(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise SchemaViolation(f"{path}: the file is empty")
     try:
-        if path.suffix == ".csv":
-            return pd.read_csv(path)
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
-        raise SchemaViolation(f"{path}: unreadable table ({type(exc).__name__}: {exc})") from exc
+        return read_files(str(path), format="csv" if path.suffix == ".csv" else "parquet")
+    except DataSourceError as exc:  # a corrupt file is bad data, not a bad source
+        cause = exc.__cause__ or exc
+        raise SchemaViolation(f"{path}: unreadable table ({type(cause).__name__}: {cause})") from exc
 
 
 def _relative(path: Path, root: Path) -> str:
