@@ -55,14 +55,14 @@ def evaluate(settings: Settings) -> dict[str, Any]:
     if not model_file.is_file():
         raise ModelOpsError(f"{model_file}: no trained model recorded; run `modelops train` first")
     trained = json.loads(model_file.read_text())
-    tracking.configure(settings.root)
-    mv = tracking.get_version(trained["name"], trained["version"])
+    registry = tracking.registry_for(settings.root)
+    mv = registry.get_version(trained["name"], trained["version"])
     pin = load_pin(settings.config_dir)
     frame = read_table(verified_path(pin, settings.root))
     y = frame[settings.features.label].to_numpy(dtype=np.int64)
     with tempfile.TemporaryDirectory() as tmp, limit_threads(settings.train.threads):
         model = tracking.load_verified(
-            mv, Path(tmp), mv.tags[tracking.TAG_MODEL_SHA256], settings.model.skops_trusted_types
+            registry, mv, Path(tmp), mv.tags[tracking.TAG_MODEL_SHA256], settings.model.skops_trusted_types
         )
         p = model.predict_proba(frame[settings.features.names])[:, 1]
     overall = metrics.classification_metrics(y, p)
@@ -85,9 +85,6 @@ def evaluate(settings: Settings) -> dict[str, Any]:
         json.dumps({f"eval_{k}": v for k, v in overall.items()}, indent=2, sort_keys=True) + "\n"
     )
     (out / "report.json").write_text(json.dumps(result, indent=2) + "\n")
-    import mlflow
-
-    with mlflow.start_run(run_id=mv.run_id):
-        mlflow.log_metrics({f"eval_{k}": v for k, v in overall.items() if not np.isnan(v)})
-        mlflow.log_artifact(str(out / "report.json"), "evaluate")
+    registry.log_metrics(mv.run_id, {f"eval_{k}": v for k, v in overall.items() if not np.isnan(v)})
+    registry.log_artifact(mv.run_id, out / "report.json", "evaluate")
     return result
