@@ -5,7 +5,6 @@ order, so a change to one must change the other. Nothing here imports churn.
 """
 
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ PACKAGE = "fixture_model"
 MODEL = "loans"
 OWNER = "@ml-loans-owners"
 DATA_FILE = "data/external/loans.csv"
-RAW = "data/raw/loans.parquet"
 
 
 def _edit(path: Path, change: Any) -> None:
@@ -29,9 +27,8 @@ def _edit(path: Path, change: Any) -> None:
 
 
 def _model(d: dict[str, Any]) -> None:
+    # name, owner and package are `modelops init`'s; the contract is the package's own.
     d.update(
-        name=MODEL,
-        owner=OWNER,
         description=f"Predicts which applicants default ({LABEL}).",
         # A plain file: the ready-made loader, no loader code in the package.
         contract={
@@ -46,7 +43,6 @@ def _model(d: dict[str, Any]) -> None:
 
 def _data(d: dict[str, Any]) -> None:
     d["source"] = {"path": DATA_FILE}
-    d["paths"]["raw"] = RAW
 
 
 def _train(d: dict[str, Any]) -> None:
@@ -87,14 +83,19 @@ def _monitoring(d: dict[str, Any]) -> None:
 
 
 def swap_in_fixture(root: Path, rows: int = ROWS, seed: int = 0) -> None:
-    """Replace the example by the fixture package in the project at `root` (not committed)."""
-    # 1. The model package: src/churn out, src/fixture_model in.
-    shutil.rmtree(root / "src/churn")
+    """Replace the example by the fixture package in the project at `root` (not committed).
+
+    Runs after `modelops init --name loans --package fixture_model` (the checklist's first
+    step: name, owner, package, paths.raw, CODEOWNERS and the overlays' MODEL_NAME).
+    """
+    # 1. The model package: src/churn out, src/fixture_model (init's renamed copy) is ours.
+    for stale in ("churn", PACKAGE):
+        shutil.rmtree(root / "src" / stale, ignore_errors=True)
     shutil.copytree(FIXTURE, root / "src" / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "configs"))
-    # 2. configs/model.yaml: name, owner, the contract (load_data, source_config, build_pipeline).
+    # 2. configs/model.yaml: the contract (load_data, source_config, build_pipeline), trusted types.
     configs = root / "configs"
     _edit(configs / "model.yaml", _model)
-    # 3. configs/data.yaml: the source (a CSV here) and the raw snapshot's path.
+    # 3. configs/data.yaml: the source (a CSV here).
     _edit(configs / "data.yaml", _data)
     write_csv(root / DATA_FILE, rows, seed)
     # 4. configs/features.yaml: the package's schema (no id, timestamp or segment).
@@ -105,15 +106,7 @@ def swap_in_fixture(root: Path, rows: int = ROWS, seed: int = 0) -> None:
     _edit(configs / "gates.yaml", _gates)
     # 7. configs/monitoring.yaml: slices and small-data minimums.
     _edit(configs / "monitoring.yaml", _monitoring)
-    # 8. dvc.yaml: the package and raw-snapshot paths its stages depend on (no-op once
-    #    dvc.yaml takes them from params).
-    dvc_yaml = root / "dvc.yaml"
-    text = dvc_yaml.read_text().replace("src/churn", f"src/{PACKAGE}").replace("data/raw/churn.parquet", RAW)
-    dvc_yaml.write_text(text)
-    # 9. The overlays' model name (promotion writes the rest).
-    for env in (root / "k8s/overlays").glob("*/model.env"):
-        env.write_text(re.sub(r"(?m)^MODEL_NAME=.*$", f"MODEL_NAME={MODEL}", env.read_text()))
-    # 10. The example's generated history does not carry over: no profile, pin or releases.
+    # 8. The example's generated history does not carry over: no profile, pin or releases.
     for stale in ("data/baseline/profile.json", "configs/eval_set.yaml", "data/eval/eval.parquet.dvc"):
         (root / stale).unlink(missing_ok=True)
     for generated in ("releases", "model_cards"):

@@ -24,7 +24,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conformance.swap import DATA_FILE, MODEL, PACKAGE, RAW, python_path, swap_in_fixture
+from tests.conformance.swap import DATA_FILE, MODEL, OWNER, PACKAGE, python_path, swap_in_fixture
 from tests.conftest import Project, make_project, modelops_bin
 from tests.fixture_model.data import LABEL, ROWS, generate
 
@@ -81,9 +81,10 @@ def _env(root: Path, blocked: Path) -> dict[str, str]:
 def swapped(tmp_path_factory: pytest.TempPathFactory) -> Swapped:
     base = tmp_path_factory.mktemp("conformance")
     root = make_project(base / "project")
-    swap_in_fixture(root)
     project = Swapped(root)
     project.env = _env(root, base / "blocked")
+    project.modelops("init", "--name", MODEL, "--package", PACKAGE, "--owner", OWNER)
+    swap_in_fixture(root)
     project.git("add", "-A")
     project.git("commit", "-q", "-m", f"make it ours: {PACKAGE} replaces the example")
     return project
@@ -169,10 +170,11 @@ def test_the_fixture_package_runs_the_whole_lifecycle(swapped: Swapped, tmp_path
     p.git("add", "-A")
     p.git("commit", "-q", "-m", "data: pin the evaluation set")
     p.dvc("repro")
-    raw = pd.read_parquet(p.root / RAW)
+    settings = p.settings  # configs as init and the swap left them
+    assert (settings.model.name, settings.model.package) == (MODEL, PACKAGE)
+    assert settings.features.id_column is None
+    raw = pd.read_parquet(p.root / settings.data.paths.raw)
     assert len(raw) == ROWS and LABEL in raw.columns and "churned" not in raw.columns
-    settings = p.settings  # configs as the swap left them
-    assert settings.model.name == MODEL and settings.features.id_column is None
     train = pd.read_parquet(p.root / "data/split/train.parquet")
     valid = pd.read_parquet(p.root / "data/split/valid.parquet")
     evalset = pd.read_parquet(p.root / "data/eval/eval.parquet")
