@@ -152,8 +152,10 @@ def _run_param(project: Swapped, version: int) -> dict[str, str]:
 
     uri = tracking.local_tracking_uri(project.root)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    mv = client.get_model_version(MODEL, str(version))
-    return dict(client.get_run(mv.run_id).data.params)
+    run_id = client.get_model_version(MODEL, str(version)).run_id
+    if run_id is None:
+        raise AssertionError(f"{MODEL} v{version} has no training run")
+    return dict(client.get_run(run_id).data.params)
 
 
 def test_the_fixture_package_runs_the_whole_lifecycle(swapped: Swapped, tmp_path: Path) -> None:
