@@ -254,6 +254,13 @@ def test_the_fixture_package_runs_the_whole_lifecycle(swapped: Swapped, tmp_path
     assert {d["feature"] for d in section["drift"]} == set(settings.features.names)
     assert "roc_auc" in json.dumps(section["quality"])
     assert out.returncode == 0, section["alerts"]
+    # Without an id column, delayed labels must carry the request id (named when absent).
+    unkeyed = tmp_path / "labels_unkeyed.csv"
+    pd.DataFrame(labels).drop(columns=["request_id"]).to_csv(unkeyed, index=False)
+    refused = p.modelops(
+        "labels", "ingest", "--from", str(unkeyed), "--store", str(tmp_path / "store"), ok=(2,)
+    )
+    assert "'request_id'" in refused.stderr
 
     mark("monitor")
     # --- a second version through gate and promotion, then rollback of stable to v1.
