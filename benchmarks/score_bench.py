@@ -88,7 +88,7 @@ def write_snapshot(root: Path, path: Path, rows: int) -> None:
     writer = None
     for i, offset in enumerate(range(0, rows, 1_000_000)):
         n = min(1_000_000, rows - offset)
-        source = settings.data.source.model_copy(update={"rows": max(n, 1000), "seed": 500 + i})
+        source = package.source(settings, rows=max(n, 1000), seed=500 + i)
         frame = package.load_data(source).head(n).drop(columns=[settings.features.label])
         frame[settings.features.id_column] += offset
         table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -188,10 +188,10 @@ def run_spark(root: Path, release: Path, data: Path, work: Path, id_col: str) ->
     }
 
     # 2. spark_udf: the same fitted pipeline, saved as an MLflow model whose pyfunc is predict_proba.
-    tracking.configure(root)
-    mv = tracking.get_version(settings.model.name, job.reference(root, release, None).version)
+    registry = tracking.registry_for(root)
+    mv = registry.get_version(settings.model.name, job.reference(root, release, None).version)
     pipe = tracking.load_sklearn(
-        tracking.download_model(mv, work / "model"), settings.model.skops_trusted_types
+        registry.download_model(mv, work / "model"), settings.model.skops_trusted_types
     )
     udf_model = work / "udf-model"
     mlflow.sklearn.save_model(

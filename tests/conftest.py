@@ -149,13 +149,6 @@ class Project:
         return _git(self.root, *args)
 
 
-@pytest.fixture(autouse=True)
-def _no_inherited_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
-    """mlflow.set_tracking_uri/set_registry_uri write these into os.environ; no test inherits them."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-
-
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """A small project run through `dvc repro` once: data, validation, eval set, split, train, evaluate."""

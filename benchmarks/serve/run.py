@@ -53,7 +53,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def register(work: Path, rows: int) -> tuple[int, str, Any]:
+def register(registry: Any, work: Path, rows: int) -> tuple[int, str, Any]:
     """Reuse the store's newest `churn` version with a model_sha256 tag, or train and register one."""
     import mlflow
     from mlflow.models import infer_signature
@@ -63,13 +63,10 @@ def register(work: Path, rows: int) -> tuple[int, str, Any]:
     from modelops.settings import load_settings
 
     settings = load_settings(REPO)
-    try:
-        mv = tracking.latest_version("churn")
+    for mv in registry.search_versions("churn")[:1]:
         if mv.tags.get(tracking.TAG_MODEL_SHA256):
             print(f"reusing models:/churn/{mv.version}", file=sys.stderr)
             return mv.version, mv.tags[tracking.TAG_MODEL_SHA256], settings
-    except Exception:  # an empty store: train below
-        pass
     from churn.data import generate
 
     frame = generate(rows, settings.data.source["seed"])
@@ -79,8 +76,8 @@ def register(work: Path, rows: int) -> tuple[int, str, Any]:
     )
     pipe = load_package(settings).unfitted_pipeline(settings).fit(X, y)
     example = X.head(200).astype({c: object for c in settings.features.categorical})
-    exp = tracking.ensure_experiment("churn-bench", work)
-    with mlflow.start_run(experiment_id=exp):
+    exp = registry.ensure_experiment("churn-bench")
+    with registry.fluent(), mlflow.start_run(experiment_id=exp):
         info = mlflow.sklearn.log_model(
             pipe,
             name="model",
@@ -91,8 +88,8 @@ def register(work: Path, rows: int) -> tuple[int, str, Any]:
             input_example=example.head(3),
         )
     version = int(info.registered_model_version)
-    sha = tracking.model_sha256(tracking.get_version("churn", version))
-    tracking.set_version_tags("churn", version, {tracking.TAG_MODEL_SHA256: sha})
+    sha = tracking.model_sha256(registry, registry.get_version("churn", version))
+    registry.set_version_tags("churn", version, {tracking.TAG_MODEL_SHA256: sha})
     return version, sha, settings
 
 
@@ -179,8 +176,8 @@ def main() -> int:
 
     from modelops.adapters import tracking
 
-    tracking.configure(args.work)
-    version, sha, settings = register(args.work, args.rows)
+    registry = tracking.registry_for(args.work)
+    version, sha, settings = register(registry, args.work, args.rows)
 
     from churn.data import generate  # the example's generator: realistic rows for the request bodies
 
@@ -193,7 +190,7 @@ def main() -> int:
             path.write_text(json.dumps({key: rows}))
             bodies[(fmt, name)] = path
 
-    model_dir = tracking.download_model(tracking.get_version("churn", version), args.work / "model")
+    model_dir = registry.download_model(registry.get_version("churn", version), args.work / "model")
     pipe = tracking.load_sklearn(model_dir, settings.model.skops_trusted_types)
     reference = pipe.predict_proba(frame.iloc[:1000])[:, 1]
     inproc = in_process(pipe, frame.iloc[:1000])

@@ -32,6 +32,9 @@ class Contract(_Strict):
 class ModelConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z][\w-]*$")
     owner: str
+    # The model package's directory under src/: dvc.yaml depends on src/<package>, so any change
+    # to it makes ingest and train stale (`modelops init --package` renames it consistently).
+    package: str = Field(pattern=r"^[A-Za-z_]\w*$")
     description: str = ""
     contract: Contract
     skops_trusted_types: tuple[str, ...] = ()

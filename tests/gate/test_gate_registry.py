@@ -51,11 +51,10 @@ def weak_version(trained_project) -> int:  # type: ignore[no-untyped-def]
 def slice_regressing_version(trained_project) -> int:  # type: ignore[no-untyped-def]
     """The shipped training setup, but with enterprise labels shuffled: against the weak
     champion it gains overall while losing the enterprise ranking."""
-    import mlflow
-
     from churn.pipeline import build_pipeline
     from modelops.adapters import tracking
     from modelops.data.ingest import read_table
+    from tests.helpers.registry import register_pipeline
 
     s = trained_project.settings
     frame = read_table(s.path(s.data.paths.train))
@@ -64,22 +63,10 @@ def slice_regressing_version(trained_project) -> int:  # type: ignore[no-untyped
     y[ent] = np.random.default_rng(0).permutation(y[ent])
     params = dict(s.train.params)
     pipe = build_pipeline(s.features, s.train.estimator, params, s.train.seed).fit(frame[s.features.names], y)
-    tracking.configure(s.root)
-    base = tracking.get_version(s.model.name, trained_project.version)
+    registry = tracking.registry_for(s.root)
+    base = registry.get_version(s.model.name, trained_project.version)
     lineage = {k: v for k, v in base.tags.items() if not k.startswith("gate.") and k != "model_sha256"}
-    with mlflow.start_run(experiment_id=tracking.ensure_experiment(s.model.name, s.root)):
-        mlflow.set_tags(lineage)
-        info = mlflow.sklearn.log_model(
-            pipe,
-            name="model",
-            serialization_format="skops",
-            skops_trusted_types=list(s.model.skops_trusted_types),
-            registered_model_name=s.model.name,
-        )
-    version = int(info.registered_model_version)
-    mv = tracking.get_version(s.model.name, version)
-    tracking.set_version_tags(s.model.name, version, lineage | {"model_sha256": tracking.model_sha256(mv)})
-    return version
+    return register_pipeline(registry, s.model.name, pipe, s.model.skops_trusted_types, lineage).version
 
 
 def test_first_release_runs_absolute_checks_only(trained_project, tmp_path: Path) -> None:
@@ -98,8 +85,8 @@ def test_verdict_and_digest_are_recorded_on_the_candidate(trained_project, tmp_p
     code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, "none")
     assert code == 0
     s = trained_project.settings
-    tracking.configure(s.root)
-    mv = tracking.get_version(s.model.name, trained_project.version)
+    registry = tracking.registry_for(s.root)
+    mv = registry.get_version(s.model.name, trained_project.version)
     blob = (tmp_path / "gate/gate.json").read_bytes()
     assert mv.tags["gate.verdict"] == "pass"
     assert mv.tags["gate.report_sha256"] == hashlib.sha256(blob).hexdigest()
@@ -112,9 +99,7 @@ def test_verdict_and_digest_are_recorded_on_the_candidate(trained_project, tmp_p
     assert mv.tags["gate.features_sha256"] == hashlib.sha256(features).hexdigest()
     assert mv.tags["gate.eval_md5"] == report["rules"]["eval_set_md5"] == report["eval_set"]["md5"]
     assert datetime.fromisoformat(mv.tags["gate.at"]).tzinfo is not None
-    from mlflow import MlflowClient
-
-    logged = [a.path for a in MlflowClient().list_artifacts(mv.run_id, "gate")]
+    logged = [a.path for a in registry.client.list_artifacts(mv.run_id, "gate")]
     assert logged == ["gate/gate.json"]
     from modelops.adapters.dvc import md5
 

@@ -14,7 +14,6 @@ import stat
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import yaml
 from modelops.serve import image
 from modelops.serve.scoring import PipelineScorer, warmup_records
 from tests.conftest import REPO, make_project
+from tests.helpers.registry import register_pipeline
 from tests.serve.conftest import free_port
 
 # The first build of the image (no cached layers) takes 7-15 min on a 2-core host.
@@ -77,8 +77,6 @@ class Registry:
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A real `mlflow server` (SQLite + proxied artifacts) holding one registered version."""
-    import mlflow
-
     from modelops.adapters import tracking
     from modelops.contract import load_package
     from modelops.settings import load_settings
@@ -120,26 +118,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
             time.sleep(0.5)
         os.environ["MLFLOW_TRACKING_URI"] = url
         settings = load_settings(root)
-        tracking.configure(root)
+        store = tracking.MlflowRegistry(url)
         package = load_package(settings)
         frame = package.raw_snapshot(settings)
         names = settings.features.names
         X, y = frame[names], frame[settings.features.label]
         pipe = package.unfitted_pipeline(settings).fit(X, y)
         name = settings.model.name
-        exp = tracking.ensure_experiment(name, root)
-        with mlflow.start_run(experiment_id=exp), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            info = mlflow.sklearn.log_model(
-                pipe,
-                name="model",
-                serialization_format="skops",
-                skops_trusted_types=list(settings.model.skops_trusted_types),
-                registered_model_name=name,
-            )
-        version = str(info.registered_model_version)
-        sha = tracking.model_sha256(tracking.get_version(name, version))
-        tracking.set_version_tags(name, version, {tracking.TAG_MODEL_SHA256: sha})
+        mv = register_pipeline(store, name, pipe, settings.model.skops_trusted_types)
+        version, sha = str(mv.version), mv.tags[tracking.TAG_MODEL_SHA256]
         records = warmup_records(settings.features, 300, seed=11)
         yield Registry(url, version, sha, pipe, names, records)
     finally:

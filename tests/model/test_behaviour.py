@@ -22,11 +22,11 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def model(trained_project: Project) -> Iterator[Any]:
     settings = trained_project.settings
-    tracking.configure(trained_project.root)
-    mv = tracking.get_version(settings.model.name, trained_project.version)
+    registry = tracking.registry_for(trained_project.root)
+    mv = registry.get_version(settings.model.name, trained_project.version)
     with tempfile.TemporaryDirectory() as tmp:
         yield tracking.load_verified(
-            mv, Path(tmp), mv.tags["model_sha256"], settings.model.skops_trusted_types
+            registry, mv, Path(tmp), mv.tags["model_sha256"], settings.model.skops_trusted_types
         )
 
 

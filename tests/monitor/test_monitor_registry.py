@@ -21,8 +21,8 @@ def test_monitor_finds_the_reference_through_the_release_and_scores_it_with_the_
 ):
     p = trained_project
     settings = p.settings
-    tracking.configure(p.root)
-    mv = tracking.get_version(settings.model.name, p.version)
+    registry = tracking.registry_for(p.root)
+    mv = registry.get_version(settings.model.name, p.version)
     release = p.root / "releases" / settings.model.name / f"v{p.version}.yaml"
     saved = release.read_bytes() if release.is_file() else None
     release.parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +33,7 @@ def test_monitor_finds_the_reference_through_the_release_and_scores_it_with_the_
     try:
         with tempfile.TemporaryDirectory() as tmp:
             model = tracking.load_verified(
-                mv, Path(tmp), mv.tags["model_sha256"], settings.model.skops_trusted_types
+                registry, mv, Path(tmp), mv.tags["model_sha256"], settings.model.skops_trusted_types
             )
         names = settings.features.names
         sc = Scenario(zero_fill_feature="days_since_last_login", zero_fill_fraction=0.33)

@@ -1,7 +1,5 @@
 """Promotion, verify and rollback against a real MLflow registry, real git and real `kubectl kustomize`."""
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -20,6 +18,7 @@ from modelops.digest import file_digest
 from modelops.errors import MissingEvidence
 from modelops.release import overlay, record, state
 from modelops.release.config import load_release_config
+from tests.helpers.registry import pass_gate
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -37,44 +36,23 @@ class Registry:
     passed: int  # gate passed, gate.json logged
     second: int  # gate passed too, newer
     ungated: int  # no gate tags at all
+    store: tracking.MlflowRegistry
 
 
 GATE_AT = "2025-01-01T00:00:00+00:00"  # long before any rollback a test makes
 
 
-def _pass_gate(name: str, version: int, tmp: Path, configs: Path) -> None:
-    """What the gate writes on a pass: verdict, report digest, the rules' digests and the time."""
-    mv = tracking.get_version(name, version)
-    report = tmp / f"v{version}" / "gate.json"
-    report.parent.mkdir(parents=True)
-    report.write_text(json.dumps({"version": version, "verdict": "pass"}))
-    tracking.log_artifact(mv.run_id, report, "gate")
-    sha = hashlib.sha256(report.read_bytes()).hexdigest()
-    tracking.set_version_tags(
-        name,
-        version,
-        {
-            T.GATE_VERDICT: "pass",
-            T.GATE_REPORT_SHA256: sha,
-            T.GATE_RULES_SHA256: file_digest(configs / "gates.yaml"),
-            T.GATE_FEATURES_SHA256: file_digest(configs / "features.yaml"),
-            T.GATE_EVAL_MD5: mv.tags[T.EVAL_MD5],
-            T.GATE_AT: GATE_AT,
-        },
-    )
-
-
 @pytest.fixture(scope="module")
 def registry(trained_project, tmp_path_factory: pytest.TempPathFactory) -> Registry:  # type: ignore[no-untyped-def]
     """Three versions of our own, so gate tags set here never touch other steps' versions."""
-    tracking.configure(trained_project.root)
+    store = tracking.registry_for(trained_project.root)
     name = trained_project.settings.model.name
     passed, second, ungated = (trained_project.train("train.params.max_iter=10") for _ in range(3))
     tmp = tmp_path_factory.mktemp("gate")
     configs = trained_project.root / "configs"
-    _pass_gate(name, passed, tmp, configs)
-    _pass_gate(name, second, tmp, configs)
-    return Registry(tracking.local_tracking_uri(trained_project.root), passed, second, ungated)
+    pass_gate(store, name, passed, configs, tmp, GATE_AT)
+    pass_gate(store, name, second, configs, tmp, GATE_AT)
+    return Registry(tracking.local_tracking_uri(trained_project.root), passed, second, ungated, store)
 
 
 @pytest.fixture
@@ -126,7 +104,7 @@ def test_promote_writes_release_card_and_overlay_consistently(
     )
     cfg = load_release_config(repo / "configs")
     rec = record.read(repo, "churn", v)
-    mv = tracking.get_version("churn", v)
+    mv = registry.store.get_version("churn", v)
     assert rec.model.model_dump() == {
         "name": "churn",
         "version": v,
@@ -205,7 +183,7 @@ def test_bad_promotions_refuse_and_write_nothing(
     case: str, repo: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     v, restore, target = registry.passed, {}, "canary"
-    mv = tracking.get_version("churn", v)
+    mv = registry.store.get_version("churn", v)
     gates_here = file_digest(repo / "configs/gates.yaml")
     expected = {
         "unregistered": "is not registered",
@@ -236,9 +214,9 @@ def test_bad_promotions_refuse_and_write_nothing(
         restore = {tag: mv.tags[tag]}
         value = {"gate_failed": "fail", "digest_absent": "", "rules_absent": ""}.get(case, "0" * 64)
         if value:
-            tracking.set_version_tags("churn", v, {tag: value})
+            registry.store.set_version_tags("churn", v, {tag: value})
         else:
-            _delete_tag("churn", v, tag)
+            _delete_tag(registry.store, "churn", v, tag)
     elif case in {"rules_changed", "features_changed"}:
         # The branch we promote from has other rules than the ones the gate judged under.
         name = "gates.yaml" if case == "rules_changed" else "features.yaml"
@@ -259,16 +237,14 @@ def test_bad_promotions_refuse_and_write_nothing(
         rc = cli(repo, "promote", str(v), "--to", target, "--commit", "--promoted-by", "mallory")
     finally:
         if restore:
-            tracking.set_version_tags("churn", v, restore)
+            registry.store.set_version_tags("churn", v, restore)
     err = capsys.readouterr().err
     assert rc != 0 and expected in err, err
     assert tree(repo) == before and git(repo, "status", "--porcelain") == ""
 
 
-def _delete_tag(name: str, version: int, tag: str) -> None:
-    from mlflow import MlflowClient
-
-    MlflowClient().delete_model_version_tag(name, str(version), tag)
+def _delete_tag(store: tracking.MlflowRegistry, name: str, version: int, tag: str) -> None:
+    store.client.delete_model_version_tag(name, str(version), tag)
 
 
 def test_revert_round_trip_is_byte_identical(
@@ -345,11 +321,11 @@ def test_rollback_keeps_records_and_a_rolled_back_version_needs_a_newer_gate(
 
     # A gate run after the rollback lets it back in: no new record, only a new pointer commit.
     time.sleep(1.1)  # git dates have one-second resolution
-    tracking.set_version_tags("churn", v, {T.GATE_AT: datetime.now(UTC).isoformat()})
+    registry.store.set_version_tags("churn", v, {T.GATE_AT: datetime.now(UTC).isoformat()})
     try:
         assert cli(repo, "promote", str(v), "--to", "canary", "--commit", "--promoted-by", "a") == 0
     finally:
-        tracking.set_version_tags("churn", v, {T.GATE_AT: GATE_AT})
+        registry.store.set_version_tags("churn", v, {T.GATE_AT: GATE_AT})
     assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == [
         "k8s/overlays/canary/kustomization.yaml",
         "k8s/overlays/canary/model.env",

@@ -65,8 +65,7 @@ def write_release(project: Project, version: int, path: Path) -> Path:
     from modelops.adapters import tracking
     from modelops.release import record
 
-    tracking.configure(project.root)
-    mv = tracking.get_version(project.settings.model.name, version)
+    mv = tracking.registry_for(project.root).get_version(project.settings.model.name, version)
     doc = record.build(
         name=mv.name,
         version=mv.version,

@@ -103,10 +103,10 @@ def test_scores_equal_the_pipeline_and_labels_use_the_serving_threshold(
         scoring.score("--input", str(healthy), "--out", str(tmp_path), "--release", str(scoring.release)) == 0
     )
     scores = read_scores(str(tmp_path)).set_index(settings.features.id_column)
-    tracking.configure(settings.root)
-    mv = tracking.get_version(settings.model.name, scoring.version)
+    registry = tracking.registry_for(settings.root)
+    mv = registry.get_version(settings.model.name, scoring.version)
     model = tracking.load_sklearn(
-        tracking.download_model(mv, tmp_path / "model"), settings.model.skops_trusted_types
+        registry.download_model(mv, tmp_path / "model"), settings.model.skops_trusted_types
     )
     frame = pd.read_parquet(healthy).set_index(settings.features.id_column)
     expected = model.predict_proba(frame[settings.features.names])[:, 1]

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,35 +54,22 @@ class ServeProject:
 
 
 def _register(settings: Any, frame: Any, max_iter: int, seed: int) -> Registered:
-    import mlflow
-    from mlflow.models import infer_signature
-
     from churn.pipeline import build_pipeline
+    from modelops import tags as T
     from modelops.adapters import tracking
+    from tests.helpers.registry import register_pipeline
 
     X, y = frame[settings.features.names], frame[settings.features.label]
     pipe = build_pipeline(settings.features, "hist_gradient_boosting", {"max_iter": max_iter}, seed).fit(X, y)
-    exp = tracking.ensure_experiment("churn", settings.root)
-    with mlflow.start_run(experiment_id=exp), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # MLflow's hint about integer columns in the signature
-        info = mlflow.sklearn.log_model(
-            pipe,
-            name="model",
-            serialization_format="skops",
-            skops_trusted_types=list(settings.model.skops_trusted_types),
-            registered_model_name="churn",
-            signature=infer_signature(X.head(50), pipe.predict_proba(X.head(50))),
-            input_example=X.head(3),
-        )
-    version = int(info.registered_model_version)
-    mv = tracking.get_version("churn", version)
-    sha = tracking.model_sha256(mv)
-    tracking.set_version_tags(
+    mv = register_pipeline(
+        tracking.registry_for(settings.root),
         "churn",
-        version,
-        {tracking.TAG_MODEL_SHA256: sha, tracking.TAG_GIT_SHA: "abc123", tracking.TAG_DATA_HASH: "d" * 32},
+        pipe,
+        settings.model.skops_trusted_types,
+        {T.GIT_SHA: "abc123", T.DATA_MD5: "d" * 32},
+        example=X.head(50),
     )
-    return Registered(version, sha, pipe)
+    return Registered(mv.version, mv.tags[T.MODEL_SHA256], pipe)
 
 
 def to_records(frame: Any, names: list[str]) -> list[dict[str, Any]]:
@@ -94,13 +80,11 @@ def to_records(frame: Any, names: list[str]) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def serve_project(tmp_path_factory: pytest.TempPathFactory) -> ServeProject:
     from churn.data import generate
-    from modelops.adapters import tracking
     from modelops.settings import load_settings
 
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     root = make_project(tmp_path_factory.mktemp("serve"))
     settings = load_settings(root)
-    tracking.configure(root)
     frame = generate(4000, 1)
     primary = _register(settings, frame.iloc[:3000], max_iter=60, seed=0)
     shadow = _register(settings, frame.iloc[:3000], max_iter=15, seed=1)

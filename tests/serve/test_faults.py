@@ -30,8 +30,8 @@ class InProcess:
         from modelops.serve.reference import fetch, make_ref
 
         p = serve_project.primary
-        tracking.configure(serve_project.root)
-        ref, local = fetch(make_ref(p.uri, p.version, p.sha256, "test"), tmp / "cache")
+        registry = tracking.registry_for(serve_project.root)
+        ref, local = fetch(make_ref(p.uri, p.version, p.sha256, "test"), tmp / "cache", registry)
         self.cfg = config.load(serve_project.root / "configs")
         opts = ServeOptions(
             str(serve_project.root),

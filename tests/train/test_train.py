@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-from mlflow import MlflowClient
 
 from modelops.adapters import tracking
 from modelops.data.baseline import load_profile
@@ -18,24 +17,24 @@ pytestmark = pytest.mark.integration
 
 def test_dvc_pipeline_registered_a_version_with_lineage(trained_project: Project) -> None:
     p = trained_project
-    tracking.configure(p.root)
-    mv = tracking.get_version("churn", p.version)
+    reg = tracking.registry_for(p.root)
+    mv = reg.get_version("churn", p.version)
     head = p.git("rev-parse", "HEAD").strip()
     assert mv.tags["git_sha"] == head
     assert mv.tags["git_dirty"] in {"true", "false"}
     assert mv.tags["data_validation"] == "passed"
     lock = (p.root / "dvc.lock").read_text()
     assert mv.tags["data_md5"] in lock and mv.tags["eval_md5"] in lock and mv.tags["train_md5"] in lock
-    assert mv.tags["model_sha256"] == tracking.model_sha256(mv)
+    assert mv.tags["model_sha256"] == tracking.model_sha256(reg, mv)
     assert len(mv.tags["config_sha256"]) == 64
     assert mv.tags["eval_md5"] == load_pin(p.root / "configs").md5  # the pinned set, not a split
 
 
 def test_run_logs_the_baseline_profile_it_was_accepted_against(trained_project: Project) -> None:
     p = trained_project
-    tracking.configure(p.root)
-    mv = tracking.get_version("churn", p.version)
-    logged = Path(MlflowClient().download_artifacts(mv.run_id, BASELINE_PROFILE_ARTIFACT))
+    reg = tracking.registry_for(p.root)
+    mv = reg.get_version("churn", p.version)
+    logged = Path(reg.client.download_artifacts(mv.run_id, BASELINE_PROFILE_ARTIFACT))
     assert logged.read_bytes() == (p.root / "data/baseline/profile.json").read_bytes()
     assert load_profile(logged).rows == SMALL_ROWS
 
@@ -46,8 +45,8 @@ def test_train_and_evaluate_fail_closed_on_a_tampered_eval_set(trained_project: 
     eval_file = p.root / pin.path
     original = eval_file.read_bytes()
     report = (p.root / "artifacts/evaluate/report.json").read_bytes()
-    tracking.configure(p.root)
-    versions = len(MlflowClient().search_model_versions("name='churn'"))
+    reg = tracking.registry_for(p.root)
+    versions = len(reg.client.search_model_versions("name='churn'"))
     try:
         eval_file.chmod(0o644)
         eval_file.write_bytes(original[:-8] + b"tampered")
@@ -57,15 +56,15 @@ def test_train_and_evaluate_fail_closed_on_a_tampered_eval_set(trained_project: 
         assert (p.root / "artifacts/evaluate/report.json").read_bytes() == report
     finally:
         eval_file.write_bytes(original)
-    tracking.configure(p.root)
-    assert len(MlflowClient().search_model_versions("name='churn'")) == versions  # nothing registered
+    reg = tracking.registry_for(p.root)
+    assert len(reg.client.search_model_versions("name='churn'")) == versions  # nothing registered
 
 
 def test_run_has_params_curves_plots_environment(trained_project: Project) -> None:
-    tracking.configure(trained_project.root)
-    mv = tracking.get_version("churn", trained_project.version)
-    client = MlflowClient()
-    params, metrics, tags = tracking.run_data(mv.run_id)
+    reg = tracking.registry_for(trained_project.root)
+    mv = reg.get_version("churn", trained_project.version)
+    client = reg.client
+    params, metrics, tags = reg.run_data(mv.run_id)
     assert params["model.max_iter"] == "40" and params["estimator"] == "hist_gradient_boosting"
     history = client.get_metric_history(mv.run_id, "curve_valid_log_loss")
     assert len(history) >= 4 and history[0].step < history[-1].step
@@ -105,10 +104,10 @@ def test_model_is_skops_with_signature(trained_project: Project) -> None:
 
     import yaml
 
-    tracking.configure(trained_project.root)
-    mv = tracking.get_version("churn", trained_project.version)
+    reg = tracking.registry_for(trained_project.root)
+    mv = reg.get_version("churn", trained_project.version)
     with tempfile.TemporaryDirectory() as tmp:
-        local = tracking.download_model(mv, Path(tmp))
+        local = reg.download_model(mv, Path(tmp))
         mlmodel = yaml.safe_load((local / "MLmodel").read_text())
         assert mlmodel["flavors"]["sklearn"]["serialization_format"] == "skops"
         assert "signature" in mlmodel and "inputs" in mlmodel["signature"]
@@ -119,16 +118,16 @@ def test_model_is_skops_with_signature(trained_project: Project) -> None:
 def test_retraining_same_inputs_gives_identical_metrics_and_overrides_are_recorded(
     trained_project: Project,
 ) -> None:
-    tracking.configure(trained_project.root)
-    first = tracking.get_version("churn", trained_project.version)
-    again = tracking.get_version("churn", trained_project.train())
+    reg = tracking.registry_for(trained_project.root)
+    first = reg.get_version("churn", trained_project.version)
+    again = reg.get_version("churn", trained_project.train())
     assert again.version > first.version  # nothing registered is overwritten
-    _, m1, _ = tracking.run_data(first.run_id)
-    _, m2, _ = tracking.run_data(again.run_id)
+    _, m1, _ = reg.run_data(first.run_id)
+    _, m2, _ = reg.run_data(again.run_id)
     for key in ("valid_roc_auc", "valid_log_loss", "valid_brier", "valid_ece"):
         assert m1[key] == m2[key], key
-    changed = tracking.get_version("churn", trained_project.train("train.params.max_iter=5"))
-    params, m3, _ = tracking.run_data(changed.run_id)
+    changed = reg.get_version("churn", trained_project.train("train.params.max_iter=5"))
+    params, m3, _ = reg.run_data(changed.run_id)
     assert json.loads(changed.tags["config_overrides"]) == ["train.params.max_iter=5"]
     assert params["model.max_iter"] == "5"
     assert changed.tags["config_sha256"] != first.tags["config_sha256"]

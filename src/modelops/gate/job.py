@@ -116,14 +116,14 @@ def _md5(path: Path) -> str:
     return dvc.md5(path)
 
 
-def _links(mv: tracking.ModelVersion, tags_: dict[str, str]) -> dict[str, str]:
+def _links(registry: tracking.Registry, mv: tracking.ModelVersion, tags_: dict[str, str]) -> dict[str, str]:
     """Links to the tracking server and the commit, when they are reachable web pages."""
     links = {}
     uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if uri.startswith(("http://", "https://")):
         base = uri.rstrip("/")
         links["version"] = f"{base}/#/models/{mv.name}/versions/{mv.version}"
-        experiment = tracking.run_experiment_id(mv.run_id)
+        experiment = registry.run_experiment_id(mv.run_id)
         if experiment:
             links["run"] = f"{base}/#/experiments/{experiment}/runs/{mv.run_id}"
     server, repo, sha = (
@@ -136,9 +136,11 @@ def _links(mv: tracking.ModelVersion, tags_: dict[str, str]) -> dict[str, str]:
     return links
 
 
-def _load_and_score(settings: Settings, mv: tracking.ModelVersion, X: Any, tmp: Path) -> _Scored:
+def _load_and_score(
+    settings: Settings, registry: tracking.Registry, mv: tracking.ModelVersion, X: Any, tmp: Path
+) -> _Scored:
     """Download, verify the recorded digest (a missing one fails), deserialise and score."""
-    local = tracking.download_model(mv, tmp / f"v{mv.version}")
+    local = registry.download_model(mv, tmp / f"v{mv.version}")
     from modelops.digest import verify_directory
 
     verify_directory(local, mv.tags.get(tags.MODEL_SHA256), what=mv.uri, source="its model_sha256 tag")
@@ -240,8 +242,10 @@ def evaluate(
     return results, estimates, lat_report
 
 
-def _facts(s: _Scored) -> dict[str, Any]:
-    return report.model_facts(s.mv.name, s.mv.version, s.mv.run_id, s.mv.tags, _links(s.mv, s.mv.tags))
+def _facts(registry: tracking.Registry, s: _Scored) -> dict[str, Any]:
+    return report.model_facts(
+        s.mv.name, s.mv.version, s.mv.run_id, s.mv.tags, _links(registry, s.mv, s.mv.tags)
+    )
 
 
 def _serve_threads(trusted: Settings) -> int:
@@ -258,17 +262,19 @@ def run_gate(
     out_arg: str,
     rules_from: Path | None = None,
     rules_from_arg: str | None = None,
+    registry: tracking.Registry | None = None,
 ) -> GateResult:
     """Evaluate, write DIR/gate.json and DIR/gate.md, tag the candidate version and log the report.
 
-    `settings` is the project being judged (the PR head in CI); `rules_from` the trusted root.
+    `settings` is the project being judged (the PR head in CI); `rules_from` the trusted root;
+    `registry` where the versions live (default: the project's MLflow store or MLFLOW_TRACKING_URI).
     """
     trusted = trusted_settings(settings, rules_from)
     config = load_gate_config(trusted.config_dir)
     # The registry is where the candidate lives, not a rule: the project's (or MLFLOW_TRACKING_URI).
-    tracking.configure(settings.root)
+    registry = registry or tracking.registry_for(settings.root)
     name = trusted.model.name
-    cand_mv = tracking.get_version(name, candidate)
+    cand_mv = registry.get_version(name, candidate)
     champ_version: int | None = None
     rule_changes: list[rules.RuleChange] = []
     reproduce = reproduce_command(candidate, None, out_arg, rules_from_arg)
@@ -278,7 +284,7 @@ def run_gate(
             rule_changes = rules.diff_rules(trusted_rules, rules.read_rule_files(settings.config_dir))
         champ_version = resolve_champion(trusted, champion)
         reproduce = reproduce_command(candidate, champ_version, out_arg, rules_from_arg)
-        champ_mv = None if champ_version is None else tracking.get_version(name, champ_version)
+        champ_mv = None if champ_version is None else registry.get_version(name, champ_version)
         evalfile, warnings = pinned_eval_file(trusted)
         try:
             from modelops.data.ingest import read_table
@@ -293,9 +299,9 @@ def run_gate(
         X = frame[features.names]
         y = frame[features.label].to_numpy(dtype=np.int64)
         with tempfile.TemporaryDirectory() as tmp:
-            cand = _load_and_score(trusted, cand_mv, X, Path(tmp))
-            champ = None if champ_mv is None else _load_and_score(trusted, champ_mv, X, Path(tmp))
-            run_metrics = tracking.run_data(cand_mv.run_id)[1]
+            cand = _load_and_score(trusted, registry, cand_mv, X, Path(tmp))
+            champ = None if champ_mv is None else _load_and_score(trusted, registry, champ_mv, X, Path(tmp))
+            run_metrics = registry.run_data(cand_mv.run_id).metrics
             results, estimates, lat_report = evaluate(
                 trusted, config, cand, champ, frame, y, evalfile.md5, run_metrics, _serve_threads(trusted)
             )
@@ -303,8 +309,8 @@ def run_gate(
         bins = config.calibration_bins
         doc = report.build(
             verdict=verdict,
-            candidate=_facts(cand),
-            champion=None if champ is None else _facts(champ),
+            candidate=_facts(registry, cand),
+            champion=None if champ is None else _facts(registry, champ),
             rules=Rules(
                 source="trusted" if rules_from is not None else "local",
                 gates_sha256=rules.sha256_bytes(trusted_rules[rules.GATES_FILE] or b""),
@@ -343,9 +349,9 @@ def run_gate(
             reproduce,
             rule_changes,
         )
-        _record(cand_mv, doc, out, "none" if champ_version is None else str(champ_version))
+        _record(registry, cand_mv, doc, out, "none" if champ_version is None else str(champ_version))
         raise
-    result = _record(cand_mv, doc, out, "none" if champ_version is None else str(champ_version))
+    result = _record(registry, cand_mv, doc, out, "none" if champ_version is None else str(champ_version))
     log.info("gate %s for %s (%s)", result.verdict, cand_mv.uri, doc.summary)
     return result
 
@@ -367,13 +373,15 @@ def record_tags(doc: GateReport, digest: str, champion: str, at: datetime) -> di
     return out
 
 
-def _record(mv: tracking.ModelVersion, doc: GateReport, out: Path, champion: str) -> GateResult:
+def _record(
+    registry: tracking.Registry, mv: tracking.ModelVersion, doc: GateReport, out: Path, champion: str
+) -> GateResult:
     """Write gate.json/gate.md, then tag the version and log gate.json to its run."""
     out.mkdir(parents=True, exist_ok=True)
     blob = doc.to_json()
     (out / "gate.json").write_bytes(blob)
     (out / "gate.md").write_text(report.render_markdown(doc))
     digest = hashlib.sha256(blob).hexdigest()
-    tracking.set_version_tags(mv.name, mv.version, record_tags(doc, digest, champion, datetime.now(UTC)))
-    tracking.log_artifact(mv.run_id, out / "gate.json", ARTIFACT_DIR)
+    registry.set_version_tags(mv.name, mv.version, record_tags(doc, digest, champion, datetime.now(UTC)))
+    registry.log_artifact(mv.run_id, out / "gate.json", ARTIFACT_DIR)
     return GateResult(doc.verdict, digest, out, doc)

@@ -65,10 +65,10 @@ def registry_scorer(settings: Any, tmp: Path) -> Any:
                 f"model_version {ref.version}: no release file records model.sha256, so the reference "
                 "cannot be scored; add a 'score' column to --reference or release the version"
             )
-        tracking.configure(settings.root)
-        mv = tracking.get_version(settings.model.name, ref.version)
+        registry = tracking.registry_for(settings.root)
+        mv = registry.get_version(settings.model.name, ref.version)
         model = tracking.load_verified(
-            mv, tmp / f"v{ref.version}", ref.model_sha256, settings.model.skops_trusted_types
+            registry, mv, tmp / f"v{ref.version}", ref.model_sha256, settings.model.skops_trusted_types
         )
         return lambda frame: model.predict_proba(frame)[:, 1]
 

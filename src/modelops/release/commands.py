@@ -12,14 +12,12 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def promote(args: argparse.Namespace) -> int:
-    from modelops.adapters import tracking
     from modelops.release import promote as job
     from modelops.release.config import load_release_config
     from modelops.settings import load_settings
 
     settings = load_settings(_root(args))
     cfg = load_release_config(settings.config_dir)
-    tracking.configure(settings.root)
     actor = args.promoted_by or job.default_actor(settings.root)
     planned = job.plan(settings, cfg, args.version, args.to, pr=args.pr, promoted_by=actor)
     done = job.apply(settings.root, planned, commit=args.commit)

@@ -92,10 +92,10 @@ def check_rules(mv: tracking.ModelVersion, config_dir: Path) -> None:
             )
 
 
-def check_gate_report(mv: tracking.ModelVersion, report_sha256: str) -> None:
+def check_gate_report(registry: tracking.Registry, mv: tracking.ModelVersion, report_sha256: str) -> None:
     """The run's gate/gate.json must exist and hash to the version's gate.report_sha256 tag."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = tracking.download_run_artifact(mv.run_id, T.GATE_ARTIFACT, Path(tmp))
+        path = registry.download_run_artifact(mv.run_id, T.GATE_ARTIFACT, Path(tmp))
         if path is None or not path.is_file():
             raise MissingEvidence(
                 f"{mv.uri}: run {mv.run_id} has no {T.GATE_ARTIFACT} artifact (the gate report)"
@@ -129,10 +129,10 @@ def check_regate(mv: tracking.ModelVersion, history: rollback.Replay) -> None:
         )
 
 
-def fetch_artifact(mv: tracking.ModelVersion) -> tuple[str, dict[str, Any]]:
+def fetch_artifact(registry: tracking.Registry, mv: tracking.ModelVersion) -> tuple[str, dict[str, Any]]:
     """Download the artifact, check it against its model_sha256 tag, read its environment."""
     with tempfile.TemporaryDirectory() as tmp:
-        local = tracking.download_model(mv, Path(tmp))
+        local = registry.download_model(mv, Path(tmp))
         digest = verify_directory(
             local, mv.tags.get(T.MODEL_SHA256), what=mv.uri, source=f"its {T.MODEL_SHA256} tag"
         )
@@ -151,10 +151,10 @@ def default_actor(root: Path) -> str:
     return actor
 
 
-def evaluate_report(run_id: str) -> dict[str, Any] | None:
+def evaluate_report(registry: tracking.Registry, run_id: str) -> dict[str, Any] | None:
     """The evaluate step's evaluate/report.json (per-slice metrics), when the run has one."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = tracking.download_run_artifact(run_id, "evaluate/report.json", Path(tmp))
+        path = registry.download_run_artifact(run_id, "evaluate/report.json", Path(tmp))
         if path is None or not path.is_file():
             return None
         data = json.loads(path.read_text())
@@ -162,6 +162,7 @@ def evaluate_report(run_id: str) -> dict[str, Any] | None:
 
 
 def card_context(
+    registry: tracking.Registry,
     settings: Settings,
     cfg: ReleaseConfig,
     rec: record.ReleaseRecord,
@@ -170,7 +171,7 @@ def card_context(
 ) -> dict[str, Any]:
     seg = settings.features.segment
     metric_groups = card.group_metrics(metrics, cfg.card)
-    metric_groups["per_slice"].update(card.slice_metrics(evaluate_report(rec.model.run_id)))
+    metric_groups["per_slice"].update(card.slice_metrics(evaluate_report(registry, rec.model.run_id)))
     return {
         "model": settings.model.model_dump(mode="json"),
         "release": rec.model_dump(mode="json"),
@@ -201,17 +202,22 @@ def plan(
     pr: int | None,
     promoted_by: str,
     created_at: str | None = None,
+    registry: tracking.Registry | None = None,
 ) -> Promotion:
-    """Check everything and compute every file the promotion writes (nothing is written here)."""
+    """Check everything and compute every file the promotion writes (nothing is written here).
+
+    `registry` defaults to the project's MLflow store (or MLFLOW_TRACKING_URI).
+    """
     root, name = settings.root, settings.model.name
     if track not in state.TRACKS:
         raise ReleaseError(f"--to {track!r}: expected one of {', '.join(state.TRACKS)}")
-    mv = tracking.get_version(name, version)
-    check_gate_report(mv, check_gate(mv, cfg.require_gate_verdict))
+    registry = registry or tracking.registry_for(root)
+    mv = registry.get_version(name, version)
+    check_gate_report(registry, mv, check_gate(mv, cfg.require_gate_verdict))
     check_rules(mv, settings.config_dir)
     history = rollback.read_history(root, cfg.track_trailer) if git.is_repository(root) else rollback.Replay()
     check_regate(mv, history)
-    sha256, environment = fetch_artifact(mv)
+    sha256, environment = fetch_artifact(registry, mv)
 
     record_files: dict[Path, str] = {}
     release_path = cfg.release_path(root, name, version)
@@ -233,7 +239,7 @@ def plan(
                 f"differs from the registry artifact {sha256}"
             )
     else:
-        params, metrics, _ = tracking.run_data(mv.run_id)
+        run = registry.run_data(mv.run_id)
         rec = record.build(
             name=name,
             version=version,
@@ -254,7 +260,8 @@ def plan(
             )
         record_files[release_path] = record.dump(rec)
         record_files[card_path] = card.render(
-            settings.config_dir / cfg.card_template, card_context(settings, cfg, rec, metrics, params)
+            settings.config_dir / cfg.card_template,
+            card_context(registry, settings, cfg, rec, run.metrics, run.params),
         )
 
     if track == "stable" and stable == version:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from modelops.adapters.tracking import Registry
 from modelops.errors import ConfigError, MissingEvidence
 from modelops.score import gate as data_gate
 from modelops.score import output, source
@@ -86,16 +87,15 @@ def release_lineage(ref: ModelRef) -> dict[str, Any]:
     return read_file(Path(ref.release_file)).lineage.model_dump(mode="json")
 
 
-def load_baseline(settings: Settings, ref: ModelRef, tmp: Path) -> tuple[Any, str]:
+def load_baseline(settings: Settings, ref: ModelRef, tmp: Path, registry: Registry) -> tuple[Any, str]:
     """The served version's training profile (logged with its run), and where it came from."""
-    from modelops.adapters import tracking
     from modelops.data.baseline import load_profile
     from modelops.tags import BASELINE_PROFILE_ARTIFACT
 
     # Only the version's own profile: the committed one describes the *latest* accepted
     # snapshot, which may be newer than what the served version was trained on.
     if ref.run_id:
-        path = tracking.download_run_artifact(ref.run_id, BASELINE_PROFILE_ARTIFACT, tmp / "baseline")
+        path = registry.download_run_artifact(ref.run_id, BASELINE_PROFILE_ARTIFACT, tmp / "baseline")
         if path is not None:
             return load_profile(path), f"training profile of {ref.uri} (run {ref.run_id})"
     raise MissingEvidence(
@@ -144,6 +144,10 @@ def _since_filter(snapshot: source.Snapshot, settings: Settings, since: str | No
     from modelops.monitor.job import parse_since
 
     column = settings.features.timestamp_column
+    if column is None:
+        raise source.InputError(
+            "--since needs a timestamp_column in configs/features.yaml, which declares none"
+        )
     if column not in snapshot.dataset.schema.names:
         raise source.InputError(f"--since needs the timestamp column {column!r}, which the input lacks")
     ts: Any = parse_since(since)  # not None: since is set
@@ -184,6 +188,12 @@ def run(
     engine = request.engine or cfg.engine
     features = settings.features
 
+    if features.id_column is None:
+        # The output rows and their prediction records (request_id) are keyed by the id.
+        raise source.InputError(
+            "configs/features.yaml declares no id_column: batch scoring writes each score beside "
+            "its row's id (and labels join on it); declare one to score in batch"
+        )
     ref = reference(settings.root, request.release, request.track)
     snapshot = source.open_snapshot(request.input, features)
     source.check_columns(snapshot, features)
@@ -191,13 +201,13 @@ def run(
     if row_filter is not None:
         snapshot = replace(snapshot, dataset=snapshot.dataset.filter(row_filter))
 
-    tracking.configure(settings.root)
+    registry = tracking.registry_for(settings.root)
     with tempfile.TemporaryDirectory(prefix="modelops-score-") as tmp:
-        ref, model_dir = fetch(ref, Path(tmp) / "models")  # sha256 checked before deserialising
+        ref, model_dir = fetch(ref, Path(tmp) / "models", registry)  # sha256 checked before deserialising
         pipeline = tracking.load_sklearn(model_dir, settings.model.skops_trusted_types)
         threads = 1 if engine == "spark" else (os.cpu_count() or 1)
         scorer = frame.load(pipeline, features, threads=threads, **scorer_options)
-        profile, baseline = load_baseline(settings, ref, Path(tmp))
+        profile, baseline = load_baseline(settings, ref, Path(tmp), registry)
 
     tolerances = tolerances_for(settings, cfg)
     scan = source.scan(snapshot, features, cfg.chunk_rows, cfg.data_gate.sample_rows, cfg.data_gate.seed)

@@ -95,8 +95,7 @@ def _load_pipeline(ref: ModelRef, model_dir: Path | None, opts: ServeOptions, se
     from modelops.adapters import tracking
 
     if model_dir is None:
-        tracking.configure(settings.root)
-        _, model_dir = fetch(ref, Path(opts.cache_dir))
+        _, model_dir = fetch(ref, Path(opts.cache_dir), tracking.registry_for(settings.root))
     else:
         verify(model_dir, ref)  # the CLI checked it; re-check what this process is about to read
     return tracking.load_sklearn(model_dir, settings.model.skops_trusted_types)

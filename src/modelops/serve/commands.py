@@ -64,13 +64,13 @@ def run(args: argparse.Namespace) -> int:
     ref = resolve(root, args.release, os.environ)
     shadow = from_env(os.environ, "SHADOW_")
     workers = args.workers or cfg.workers
-    tracking.configure(root)
+    registry = tracking.registry_for(root)
     cache = Path(tempfile.mkdtemp(prefix="modelops-serve-"))
     try:
         load_error = None
         model_dir = None
         try:
-            ref, model_dir = fetch(ref, cache)
+            ref, model_dir = fetch(ref, cache, registry)
         except DigestMismatch as exc:
             log.critical("refusing to serve: %s", exc)
             raise

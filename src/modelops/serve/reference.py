@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from modelops.adapters.tracking import Registry
 from modelops.digest import verify_directory
 from modelops.errors import ConfigError
 from modelops.release import record
+from modelops.tags import DATA_MD5, GIT_SHA
 
 _URI = re.compile(r"^models:/(?P<name>[A-Za-z][\w-]*)/(?P<version>\d+)$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -100,25 +102,23 @@ def resolve(root: Path, release: Path | None, env: Mapping[str, str]) -> ModelRe
     )
 
 
-def fetch(ref: ModelRef, cache_dir: Path) -> tuple[ModelRef, Path]:
+def fetch(ref: ModelRef, cache_dir: Path, registry: Registry) -> tuple[ModelRef, Path]:
     """Download the version into `cache_dir` and check its sha256; lineage filled from the registry.
 
     Raises NotRegistered for a missing version and DigestMismatch for a wrong artifact.
     """
-    from modelops.adapters import tracking
-
-    mv = tracking.get_version(ref.name, ref.version)
+    mv = registry.get_version(ref.name, ref.version)
     dst = cache_dir / ref.name / ref.version
     if dst.exists():
         shutil.rmtree(dst)  # never trust a stale download
-    local = tracking.download_model(mv, dst)
+    local = registry.download_model(mv, dst)
     verify(local, ref)
     tags: dict[str, Any] = mv.tags
     filled = replace(
         ref,
         run_id=ref.run_id or mv.run_id,
-        git_sha=ref.git_sha or str(tags.get(tracking.TAG_GIT_SHA, "")),
-        data_md5=ref.data_md5 or str(tags.get(tracking.TAG_DATA_HASH, "")),
+        git_sha=ref.git_sha or str(tags.get(GIT_SHA, "")),
+        data_md5=ref.data_md5 or str(tags.get(DATA_MD5, "")),
     )
     return filled, local
 

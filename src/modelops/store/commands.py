@@ -77,7 +77,8 @@ def ingest(args: argparse.Namespace) -> int:
         frame,
         where,
         id_column=args.id_column
-        or ("request_id" if "request_id" in frame.columns else settings.features.id_column),
+        # Without a declared id column labels must carry the request id.
+        or ("request_id" if "request_id" in frame.columns else settings.features.id_column or "request_id"),
         label_column=args.label_column or settings.features.label,
         model_name=settings.model.name,
         now=datetime.now(UTC),

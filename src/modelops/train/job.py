@@ -142,8 +142,8 @@ def train(settings: Settings) -> TrainResult:
     package = load_package(settings)
     data = data_params(settings, package, report, len(X_train), len(X_valid))
 
-    tracking.configure(settings.root)
-    experiment_id = tracking.ensure_experiment(settings.model.name, settings.root)
+    registry = tracking.registry_for(settings.root)
+    experiment_id = registry.ensure_experiment(settings.model.name)
     started = time.perf_counter()
     with limit_threads(settings.train.threads):
         pipe = package.unfitted_pipeline(settings)
@@ -156,7 +156,11 @@ def train(settings: Settings) -> TrainResult:
             pipe, X_valid, y_valid, settings.train.importance_rows, settings.train.seed
         )
 
-    with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
+    with (
+        registry.fluent(),
+        mlflow.start_run(experiment_id=experiment_id) as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         run_id = run.info.run_id
         mlflow.log_params(_flat_params(settings, data))
         mlflow.set_tags(tags | {f"hw.{k}": v for k, v in lineage.hardware().items()})
@@ -208,9 +212,9 @@ def train(settings: Settings) -> TrainResult:
         version = int(info.registered_model_version)
         mlflow.log_metric("train_wall_seconds", time.perf_counter() - started)
 
-    mv = tracking.get_version(settings.model.name, version)
-    digest = tracking.model_sha256(mv)
-    tracking.set_version_tags(settings.model.name, version, tags | {tracking.TAG_MODEL_SHA256: digest})
+    mv = registry.get_version(settings.model.name, version)
+    digest = tracking.model_sha256(registry, mv)
+    registry.set_version_tags(settings.model.name, version, tags | {tracking.TAG_MODEL_SHA256: digest})
     result = TrainResult(settings.model.name, version, run_id, digest, final)
     _write_outputs(settings, result, curve)
     return result

@@ -11,15 +11,11 @@ from modelops.errors import NotRegistered
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 
 
-def versions_for_sha(name: str, sha: str) -> list[tracking.ModelVersion]:
+def versions_for_sha(registry: tracking.Registry, name: str, sha: str) -> list[tracking.ModelVersion]:
     """Registered versions of `name` trained from commit `sha`, newest first."""
-    from mlflow import MlflowClient
-
     if not _SHA.match(sha):
         raise NotRegistered(f"--sha {sha!r}: expected a hex commit sha")
-    found = MlflowClient().search_model_versions(f"name='{name}' and tags.{tracking.TAG_GIT_SHA}='{sha}'")
-    versions = [tracking.get_version(name, mv.version) for mv in found]
-    return sorted(versions, key=lambda mv: mv.version, reverse=True)
+    return registry.search_versions(name, {tracking.TAG_GIT_SHA: sha})
 
 
 def pick(versions: list[tracking.ModelVersion]) -> tracking.ModelVersion | None:
@@ -36,12 +32,13 @@ def find_candidate(
     wait_seconds: float = 0,
     poll_seconds: float = 30,
     sleep: Callable[[float], None] = time.sleep,
+    registry: tracking.Registry | None = None,
 ) -> tracking.ModelVersion:
     """The candidate for `sha`, polling up to `wait_seconds` while the train workflow finishes."""
-    tracking.configure(root)
+    registry = registry or tracking.registry_for(root)
     deadline = time.monotonic() + wait_seconds
     while True:
-        chosen = pick(versions_for_sha(name, sha))
+        chosen = pick(versions_for_sha(registry, name, sha))
         if chosen is not None:
             return chosen
         if time.monotonic() >= deadline:

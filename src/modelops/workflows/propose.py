@@ -111,14 +111,12 @@ def open_pull(root: Path, proposal: Proposal, gh: GitHubPort) -> str:
 
 def promote_commit(root: Path, version: int, track: str, pr: int | None) -> None:
     """The `modelops promote VERSION --to TRACK --commit` job, called as a function."""
-    from modelops.adapters import tracking
     from modelops.release import promote
     from modelops.release.config import load_release_config
     from modelops.settings import load_settings
 
     settings = load_settings(root)
     cfg = load_release_config(settings.config_dir)
-    tracking.configure(settings.root)
     planned = promote.plan(
         settings, cfg, version, track, pr=pr, promoted_by=promote.default_actor(settings.root)
     )
