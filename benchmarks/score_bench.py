@@ -88,7 +88,7 @@ def write_snapshot(root: Path, path: Path, rows: int) -> None:
     writer = None
     for i, offset in enumerate(range(0, rows, 1_000_000)):
         n = min(1_000_000, rows - offset)
-        source = settings.data.source.model_copy(update={"rows": max(n, 1000), "seed": 500 + i})
+        source = package.source(settings, rows=max(n, 1000), seed=500 + i)
         frame = package.load_data(source).head(n).drop(columns=[settings.features.label])
         frame[settings.features.id_column] += offset
         table = pa.Table.from_pandas(frame, preserve_index=False)

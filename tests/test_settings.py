@@ -34,12 +34,29 @@ def test_override_changes_value_and_hash_and_is_recorded() -> None:
         ("nonsense", "expected KEY=VALUE"),
         ("bogus.x=1", "key must start with"),
         ("data.nope.rows=1", "unknown key 'nope'"),
-        ("data.source.rows=12", "data.source.rows"),
+        ("model.contract.source_config=not-a-spec", r"model\.contract\.source_config"),
     ],
 )
 def test_bad_override_is_named(item: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         load_settings(REPO, [item])
+
+
+def test_data_source_is_the_packages_mapping_with_no_floor_in_the_machinery() -> None:
+    """The machinery keeps `source:` as a mapping; the package's source_config judges it
+    (tests/contract: a bad value there names configs/data.yaml source.<field>)."""
+    s = load_settings(REPO, ["data.source.rows=12", "data.source.scenario.label_shift=0.5"])
+    assert s.data.source["rows"] == 12 and s.data.source["scenario"]["label_shift"] == 0.5
+    assert s.config_hash() != load_settings(REPO).config_hash(), "the source shapes the model"
+    assert s.model.contract.source_config == "churn.data:Source"
+
+
+def test_a_source_without_generator_keys_loads(tmp_path: Path) -> None:
+    root = copy_configs(tmp_path)
+    edit_yaml(root / "configs/data.yaml", lambda d: d.update(source={"path": "data/x.csv"}))
+    edit_yaml(root / "configs/model.yaml", lambda d: d["contract"].pop("source_config"))
+    s = load_settings(root)
+    assert s.data.source == {"path": "data/x.csv"} and s.model.contract.source_config is None
 
 
 def test_unknown_key_rejected_naming_file_and_field(tmp_path: Path) -> None:

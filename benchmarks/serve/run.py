@@ -69,7 +69,7 @@ def register(registry: Any, work: Path, rows: int) -> tuple[int, str, Any]:
             return mv.version, mv.tags[tracking.TAG_MODEL_SHA256], settings
     from churn.data import generate
 
-    frame = generate(rows, settings.data.source.seed)
+    frame = generate(rows, settings.data.source["seed"])
     X, y = frame[settings.features.names], frame[settings.features.label]
     print(
         f"training {settings.train.estimator} {dict(settings.train.params)} on {rows} rows", file=sys.stderr

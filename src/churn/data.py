@@ -7,14 +7,41 @@ The scenario switches reproduce the failures monitoring and the gate must catch.
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
-from modelops.settings import Scenario, Source
+from modelops.strict import Strict
 
 PLANS = ("basic", "pro", "enterprise")
 CONTRACTS = ("month-to-month", "one-year", "two-year")
 REGIONS = ("north", "south", "east", "west")
 PAYMENTS = ("card", "bank_transfer", "invoice", "paypal")
 _CHUNK = 1_000_000
+
+
+class Scenario(Strict):
+    """Failure-mode switches (all off for a healthy snapshot)."""
+
+    covariate_drift: float = Field(default=0.0, ge=0, le=1)
+    zero_fill_feature: str | None = None
+    zero_fill_fraction: float = Field(default=0.0, ge=0, le=1)
+    segment_shift: float = Field(default=0.0, ge=0, le=1)
+    label_shift: float = Field(default=0.0, ge=0, le=1)
+
+
+class Source(Strict):
+    """configs/data.yaml `source:` for this generator (configs/model.yaml contract.source_config)."""
+
+    rows: int = Field(ge=1000, le=10_000_000)
+    seed: int
+    start: str
+    days: int = Field(default=365, ge=1)
+    scenario: Scenario = Scenario()
+
+    def describe(self) -> str:
+        """One line for the run params: the generator's arguments and any scenario switch that is on."""
+        switches = " ".join(f"{k}={v}" for k, v in self.scenario.model_dump(exclude_defaults=True).items())
+        text = f"churn generator rows={self.rows} seed={self.seed} start={self.start} days={self.days}"
+        return f"{text} scenario: {switches}" if switches else text
 
 
 def load_raw(source: Source) -> pd.DataFrame:

@@ -23,6 +23,7 @@ STEPS = (
     "modelops.score.commands",
     "modelops.store.commands",
     "modelops.workflows.commands",
+    "modelops.init",
 )
 
 

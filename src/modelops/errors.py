@@ -28,6 +28,10 @@ class ContractError(ModelOpsError):
     """The model package does not honour the contract named in configs/model.yaml."""
 
 
+class DataSourceError(ModelOpsError):
+    """The configured data source could not be read (no such file, unreadable table, failed query)."""
+
+
 class SchemaViolation(ModelOpsError):
     """Data broke a rule of the declared feature schema."""
 

@@ -24,30 +24,20 @@ M = TypeVar("M", bound=BaseModel)
 class Contract(_Strict):
     load_data: str = Field(pattern=r"^[\w.]+:\w+$")
     build_pipeline: str = Field(pattern=r"^[\w.]+:\w+$")
+    # The package's own pydantic model (a modelops.strict.Strict) of configs/data.yaml `source:`;
+    # without it load_data receives the plain mapping.
+    source_config: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
 
 
 class ModelConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z][\w-]*$")
     owner: str
+    # The model package's directory under src/: dvc.yaml depends on src/<package>, so any change
+    # to it makes ingest and train stale (`modelops init --package` renames it consistently).
+    package: str = Field(pattern=r"^[A-Za-z_]\w*$")
     description: str = ""
     contract: Contract
     skops_trusted_types: tuple[str, ...] = ()
-
-
-class Scenario(_Strict):
-    covariate_drift: float = Field(default=0.0, ge=0, le=1)
-    zero_fill_feature: str | None = None
-    zero_fill_fraction: float = Field(default=0.0, ge=0, le=1)
-    segment_shift: float = Field(default=0.0, ge=0, le=1)
-    label_shift: float = Field(default=0.0, ge=0, le=1)
-
-
-class Source(_Strict):
-    rows: int = Field(ge=1000, le=10_000_000)
-    seed: int
-    start: str
-    days: int = Field(default=365, ge=1)
-    scenario: Scenario = Scenario()
 
 
 class Split(_Strict):
@@ -68,7 +58,9 @@ class DataPaths(_Strict):
 
 
 class DataConfig(_Strict):
-    source: Source
+    # Free-form here: the model package declares and validates its own source (contract.source_config),
+    # so the machinery puts no floor or shape on it.
+    source: dict[str, Any] = {}
     split: Split
     paths: DataPaths
 
@@ -160,10 +152,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def validation_message(exc: ValidationError, source: str) -> str:
-    """One line naming the source, the first failing field path and its rule (+N more)."""
+def validation_message(exc: ValidationError, source: str, prefix: tuple[str, ...] = ()) -> str:
+    """One line naming the source, the first failing field path and its rule (+N more).
+
+    `prefix` is the path of the validated mapping inside its file, e.g. ("source",).
+    """
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "<root>"
+    where = ".".join(str(p) for p in (*prefix, *first["loc"])) or "<root>"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{source}: {where}: {first['msg']}{more}"
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.data import generate
+from churn.data import Scenario, generate
 from modelops.adapters.dvc import md5
 from modelops.cli import main
 from modelops.data.baseline import (
@@ -27,7 +27,7 @@ from modelops.data.baseline import (
     save_profile,
 )
 from modelops.errors import ConfigError
-from modelops.settings import Scenario, load_settings
+from modelops.settings import load_settings
 from tests.conftest import REPO, Project, edit_yaml
 
 ROWS = 20_000

@@ -2,8 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.data import generate
-from modelops.settings import Scenario
+from churn.data import Scenario, generate
 
 
 def test_same_seed_same_frame_and_different_seed_differs() -> None:

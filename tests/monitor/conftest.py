@@ -12,11 +12,11 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from churn.data import generate
+from churn.data import Scenario, generate
 from churn.pipeline import build_pipeline
 from modelops.adapters import dvc
 from modelops.monitor.config import FILENAME, MonitoringConfig
-from modelops.settings import Scenario, Settings, load_section, load_settings
+from modelops.settings import Settings, load_section, load_settings
 from tests.release.records import TAGS, make_record, write_record
 
 REPO = Path(__file__).resolve().parents[2]

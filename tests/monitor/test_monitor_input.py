@@ -81,7 +81,7 @@ def test_reference_missing_from_the_dvc_cache_names_the_md5_and_dvc_pull(project
 
 
 def test_cli_exit_codes_healthy_alert_and_error(project, tmp_path, monkeypatch):
-    from modelops.settings import Scenario
+    from churn.data import Scenario
 
     # --reference with a precomputed score column: the CLI path without a registry.
     ref = pd.read_parquet(project.root / "data" / "split" / "train.parquet")

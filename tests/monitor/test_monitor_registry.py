@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from churn.data import generate
+from churn.data import Scenario, generate
 from modelops.adapters import tracking
 from modelops.release import record
-from modelops.settings import Scenario
 from tests.release.records import TAGS, make_record
 
 from .conftest import write_logs

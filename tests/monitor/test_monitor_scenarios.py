@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from churn.data import Scenario
 from modelops.monitor import job
-from modelops.settings import Scenario
 
 pytestmark = pytest.mark.integration
 ROWS = 10_000

@@ -44,7 +44,7 @@ def run(project, tmp_path: Path, name: str, **kw) -> dict:
 
 
 def test_store_and_json_lines_give_the_same_judgement(project, tmp_path):
-    from modelops.settings import Scenario
+    from churn.data import Scenario
 
     sc = Scenario(zero_fill_feature="days_since_last_login", zero_fill_fraction=0.33)
     frame = project.served(3000, 41, sc)

@@ -31,14 +31,13 @@ class Scoring:
 
     def snapshot(self, path: Path, rows: int, seed: int, **scenario: object) -> Path:
         """A fresh snapshot from the model package's own load_data, written as Parquet or CSV."""
+        from churn.data import Scenario
         from modelops.contract import load_package
-        from modelops.settings import Scenario
 
         settings = self.settings
-        source = settings.data.source.model_copy(
-            update={"rows": max(rows, 1000), "seed": seed, "scenario": Scenario(**scenario)}
-        )
-        frame = load_package(settings).load_data(source).head(rows)
+        package = load_package(settings)
+        source = package.source(settings, rows=max(rows, 1000), seed=seed, scenario=Scenario(**scenario))
+        frame = package.load_data(source).head(rows)
         frame = frame.drop(columns=[settings.features.label])
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".csv":

@@ -130,7 +130,7 @@ def test_frame_path_matches_the_pipeline_and_ignores_chunking() -> None:
     settings = load_settings(REPO)
     features = settings.features
     package = load_package(settings)
-    data = package.load_data(settings.data.source.model_copy(update={"rows": 4000, "seed": 3}))
+    data = package.load_data(package.source(settings, rows=4000, seed=3))
     pipe = package.build_pipeline(features, "hist_gradient_boosting", {"max_iter": 30}, 7)
     pipe.fit(data[features.names], data[features.label])
     scorer = frame.load(pipe, features, fast=True, tolerance=1e-9, warmup_rows=128, threads=1)

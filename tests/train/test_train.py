@@ -79,6 +79,25 @@ def test_run_has_params_curves_plots_environment(trained_project: Project) -> No
     assert tags["hw.cpu_count"]
 
 
+def test_run_params_record_what_was_loaded_not_the_generators_switches(trained_project: Project) -> None:
+    """data.rows is the validated snapshot's row count, data.source the package's one-line description."""
+    import pandas as pd
+
+    p = trained_project
+    tracking.configure(p.root)
+    params, _, _ = tracking.run_data(tracking.get_version("churn", p.version).run_id)
+    paths = p.settings.data.paths
+    assert params["data.rows"] == str(len(pd.read_parquet(p.root / paths.raw))) == str(SMALL_ROWS)
+    assert params["data.train_rows"] == str(len(pd.read_parquet(p.root / paths.train)))
+    assert params["data.valid_rows"] == str(len(pd.read_parquet(p.root / paths.valid)))
+    source = p.settings.data.source
+    assert params["data.source"] == (
+        f"churn generator rows={SMALL_ROWS} seed={source['seed']} start={source['start']} "
+        f"days={source['days']}"
+    )
+    assert not [k for k in params if k == "rows" or k.startswith("scenario.")]
+
+
 def test_model_is_skops_with_signature(trained_project: Project) -> None:
     import tempfile
     from pathlib import Path

@@ -18,9 +18,9 @@ WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 
 def prediction_store(root: Path, project: Path, version: int, rows: int, zero_fill: float) -> str:
     """Served predictions written to a store the way the server's writer does (PredictionStore)."""
-    from churn.data import generate
+    from churn.data import Scenario, generate
     from modelops.records import frame_table
-    from modelops.settings import Scenario, load_settings
+    from modelops.settings import load_settings
     from modelops.store import PredictionStore
 
     settings = load_settings(project)

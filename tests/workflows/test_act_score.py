@@ -16,14 +16,16 @@ FEATURE = "days_since_last_login"
 
 def snapshot(project: h.Project, path: Path, seed: int, zero_fill: float = 0.0) -> Path:
     """A snapshot drawn through the project's own model contract (load_data)."""
+    from churn.data import Scenario
     from modelops.contract import load_package
-    from modelops.settings import Scenario, load_settings
+    from modelops.settings import load_settings
 
     settings = load_settings(project.root)
     assert settings.features.feature(FEATURE).kind == "numeric"
     scenario = Scenario(zero_fill_feature=FEATURE, zero_fill_fraction=zero_fill) if zero_fill else Scenario()
-    source = settings.data.source.model_copy(update={"rows": 3000, "seed": seed, "scenario": scenario})
-    frame = load_package(settings).load_data(source).drop(columns=[settings.features.label])
+    package = load_package(settings)
+    source = package.source(settings, rows=3000, seed=seed, scenario=scenario)
+    frame = package.load_data(source).drop(columns=[settings.features.label])
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     return path

@@ -58,6 +58,11 @@ def is_dirty(root: Path) -> bool:
         return True
 
 
+def changed_paths(root: Path) -> list[str]:
+    """Tracked files whose working copy or index differs from HEAD (repo-relative)."""
+    return _git(root, "diff", "--name-only", "HEAD").splitlines()
+
+
 # --- release step: promotion commits and rollback reverts -------------------------------
 
 

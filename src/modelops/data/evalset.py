@@ -113,6 +113,7 @@ def write_eval_set(settings: "Settings", reason: str | None = None, rotate: bool
     """
     from modelops.adapters import dvc
     from modelops.data.ingest import read_table
+    from modelops.data.keys import row_keys
     from modelops.data.split import assign
 
     config_dir = settings.config_dir
@@ -133,7 +134,9 @@ def write_eval_set(settings: "Settings", reason: str | None = None, rotate: bool
     raw_md5 = _validated_md5(settings, raw)
     frame = read_table(raw)
     split = settings.data.split
-    part = assign(frame[settings.features.id_column], split.valid_fraction, split.eval_fraction)
+    part = assign(
+        row_keys(frame, settings.features, str(paths.raw)), split.valid_fraction, split.eval_fraction
+    )
     subset = frame[part == 2].reset_index(drop=True)
     if subset.empty:
         raise SchemaViolation(f"{paths.raw}: no rows fall into the evaluation bucket; nothing to pin")

@@ -15,8 +15,9 @@ from modelops.data.baseline import (
     load_tolerances,
     save_profile,
 )
+from modelops.data.loaders import read_files
 from modelops.data.validate import validate_frame
-from modelops.errors import SchemaViolation
+from modelops.errors import DataSourceError, SchemaViolation
 from modelops.settings import Settings
 
 
@@ -35,11 +36,10 @@ def read_table(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise SchemaViolation(f"{path}: the file is empty")
     try:
-        if path.suffix == ".csv":
-            return pd.read_csv(path)
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
-        raise SchemaViolation(f"{path}: unreadable table ({type(exc).__name__}: {exc})") from exc
+        return read_files(str(path), format="csv" if path.suffix == ".csv" else "parquet")
+    except DataSourceError as exc:  # a corrupt file is bad data, not a bad source
+        cause = exc.__cause__ or exc
+        raise SchemaViolation(f"{path}: unreadable table ({type(cause).__name__}: {cause})") from exc
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -43,21 +43,40 @@ class Segment(_Strict):
 
 
 class FeatureSchema(_Strict):
-    id_column: str
-    timestamp_column: str
+    """configs/features.yaml. Only the label and the features are required.
+
+    `id_column` (a row's identity), `timestamp_column` (when it was observed) and `segment`
+    (a group the evaluation reports on its own) are optional. Without an id the split keys a
+    row by `key_columns` when given, else by the content of its declared features
+    (`modelops.data.keys`); batch scoring needs an id, `--since` needs a timestamp.
+    """
+
+    id_column: str | None = None
+    # Without an id: the columns that identify a row (default: every declared feature).
+    key_columns: tuple[str, ...] | None = None
+    timestamp_column: str | None = None
     label: str
     row_count: Bounds
     label_rate: Bounds
-    segment: Segment
+    segment: Segment | None = None
     features: tuple[Feature, ...]
 
     @model_validator(mode="after")
-    def _segment_declared(self) -> "FeatureSchema":
+    def _columns_consistent(self) -> "FeatureSchema":
         names = [f.name for f in self.features]
         if len(set(names)) != len(names):
             raise ValueError("features: names must be unique")
-        if self.segment.column not in names:
+        if self.segment is not None and self.segment.column not in names:
             raise ValueError(f"segment.column {self.segment.column!r} is not a declared feature")
+        if self.key_columns is not None:
+            if self.id_column is not None:
+                raise ValueError(
+                    f"key_columns: give either id_column ({self.id_column!r}) or key_columns, not both"
+                )
+            if not self.key_columns or len(set(self.key_columns)) != len(self.key_columns):
+                raise ValueError("key_columns: a non-empty list of distinct column names")
+            if self.label in self.key_columns:
+                raise ValueError(f"key_columns: the label {self.label!r} cannot identify a row")
         return self
 
     @property

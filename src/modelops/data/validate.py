@@ -56,18 +56,23 @@ def _column(f: Feature) -> pa.Column:
 
 def build_schema(features: FeatureSchema, with_label: bool = True) -> pa.DataFrameSchema:
     columns = {f.name: _column(f) for f in features.features}
-    columns[features.id_column] = pa.Column(nullable=False, unique=False, required=True)
-    columns[features.timestamp_column] = pa.Column(
-        checks=[
-            pa.Check(
-                lambda s: bool(pd.api.types.is_datetime64_any_dtype(s)),
-                element_wise=False,
-                name="dtype=datetime",
-            )
-        ],
-        nullable=False,
-        required=True,
-    )
+    # Optional columns are checked only when features.yaml declares them.
+    if features.id_column is not None:
+        columns[features.id_column] = pa.Column(nullable=False, unique=False, required=True)
+    for key in features.key_columns or ():
+        columns.setdefault(key, pa.Column(nullable=True, required=True))
+    if features.timestamp_column is not None:
+        columns[features.timestamp_column] = pa.Column(
+            checks=[
+                pa.Check(
+                    lambda s: bool(pd.api.types.is_datetime64_any_dtype(s)),
+                    element_wise=False,
+                    name="dtype=datetime",
+                )
+            ],
+            nullable=False,
+            required=True,
+        )
     frame_checks = [
         pa.Check(
             lambda df: features.row_count.min <= len(df) <= features.row_count.max,

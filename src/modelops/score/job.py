@@ -144,6 +144,10 @@ def _since_filter(snapshot: source.Snapshot, settings: Settings, since: str | No
     from modelops.monitor.job import parse_since
 
     column = settings.features.timestamp_column
+    if column is None:
+        raise source.InputError(
+            "--since needs a timestamp_column in configs/features.yaml, which declares none"
+        )
     if column not in snapshot.dataset.schema.names:
         raise source.InputError(f"--since needs the timestamp column {column!r}, which the input lacks")
     ts: Any = parse_since(since)  # not None: since is set
@@ -184,6 +188,12 @@ def run(
     engine = request.engine or cfg.engine
     features = settings.features
 
+    if features.id_column is None:
+        # The output rows and their prediction records (request_id) are keyed by the id.
+        raise source.InputError(
+            "configs/features.yaml declares no id_column: batch scoring writes each score beside "
+            "its row's id (and labels join on it); declare one to score in batch"
+        )
     ref = reference(settings.root, request.release, request.track)
     snapshot = source.open_snapshot(request.input, features)
     source.check_columns(snapshot, features)

@@ -33,34 +33,26 @@ def register(sub: Any) -> None:
 
 
 def _frame(args: argparse.Namespace) -> Any:
-    import pandas as pd
-
+    from modelops.data.loaders import infer_format, read_files, read_sql
+    from modelops.errors import DataSourceError
     from modelops.store.location import StoreError
 
     if args.source is not None:
         path: Path = args.source
         if not path.is_file():
             raise StoreError(f"--from {path}: file not found")
+        fmt = infer_format(str(path)) or "csv"  # an unknown suffix is read as CSV
         try:
-            if path.suffix in (".parquet", ".pq"):
-                return pd.read_parquet(path)
-            return pd.read_csv(path, dtype=str)
-        except Exception as exc:
-            raise StoreError(f"--from {path}: cannot read ({exc})") from exc
+            # Ids stay strings in CSV ("007" is not 7): they join to request ids.
+            return read_files(str(path), format=fmt, options={"dtype": str} if fmt == "csv" else {})
+        except DataSourceError as exc:
+            raise StoreError(f"--from {exc}") from exc
+    if args.dsn:
+        try:
+            return read_sql(args.dsn, args.query)
+        except DataSourceError as exc:
+            raise StoreError(f"--query: {exc}") from exc
     try:
-        if args.dsn:
-            import sqlalchemy
-
-            dsn = args.dsn
-            if dsn.startswith(("postgresql://", "postgres://")):
-                # SQLAlchemy 2.1 defaults to psycopg 3; the locked driver is psycopg2.
-                dsn = "postgresql+psycopg2://" + dsn.split("://", 1)[1]
-            engine = sqlalchemy.create_engine(dsn)
-            try:
-                with engine.connect() as conn:
-                    return pd.read_sql_query(sqlalchemy.text(args.query), conn)
-            finally:
-                engine.dispose()
         import duckdb
 
         rel = duckdb.sql(args.query)
@@ -85,7 +77,8 @@ def ingest(args: argparse.Namespace) -> int:
         frame,
         where,
         id_column=args.id_column
-        or ("request_id" if "request_id" in frame.columns else settings.features.id_column),
+        # Without a declared id column labels must carry the request id.
+        or ("request_id" if "request_id" in frame.columns else settings.features.id_column or "request_id"),
         label_column=args.label_column or settings.features.label,
         model_name=settings.model.name,
         now=datetime.now(UTC),

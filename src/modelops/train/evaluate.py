@@ -16,15 +16,38 @@ from modelops.settings import Settings
 from modelops.threads import limit_threads
 
 
-def slice_metrics(frame: Any, y: np.ndarray, p: np.ndarray, column: str) -> dict[str, dict[str, float]]:
+def slice_metrics(
+    frame: Any, y: np.ndarray, p: np.ndarray, column: str, values: tuple[str, ...] | None = None
+) -> dict[str, dict[str, float]]:
+    """Metrics per `column=value`: the given values, else every value present."""
+    present = sorted(map(str, frame[column].dropna().unique()))
     out = {}
-    for value in sorted(map(str, frame[column].dropna().unique())):
+    for value in present if values is None else [v for v in values if v in present]:
         mask = (frame[column].astype(str) == value).to_numpy()
         out[f"{column}={value}"] = {
             "rows": int(mask.sum()),
             **metrics.classification_metrics(y[mask], p[mask]),
         }
     return out
+
+
+def report_slices(settings: Settings) -> list[tuple[str, tuple[str, ...] | None]]:
+    """(column, values or None = every value) the evaluation reports on.
+
+    The declared segment's column when there is one (every value, as before); without a
+    segment the slices come from configs/gates.yaml only, the ones the gate judges.
+    """
+    if settings.features.segment is not None:
+        return [(settings.features.segment.column, None)]
+    from modelops.gate.config import load as load_gates
+
+    wanted: dict[str, set[str] | None] = {}
+    for item in load_gates(settings.config_dir).slices.items:
+        if item.value is None or wanted.get(item.column, set()) is None:
+            wanted[item.column] = None  # the whole column: every value
+        else:
+            wanted.setdefault(item.column, set()).add(item.value)  # type: ignore[union-attr]
+    return [(col, None if vals is None else tuple(sorted(vals))) for col, vals in wanted.items()]
 
 
 def evaluate(settings: Settings) -> dict[str, Any]:
@@ -49,7 +72,11 @@ def evaluate(settings: Settings) -> dict[str, Any]:
         "eval_path": str(pin.path),
         "rows": len(frame),
         "overall": overall,
-        "slices": slice_metrics(frame, y, p, settings.features.segment.column),
+        "slices": {
+            name: values
+            for column, chosen in report_slices(settings)
+            for name, values in slice_metrics(frame, y, p, column, chosen).items()
+        },
         "reliability": metrics.reliability_table(y, p),
     }
     out = settings.path(settings.data.paths.evaluate_out)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from modelops import metrics
 from modelops.adapters import dvc, tracking
-from modelops.contract import load_package
+from modelops.contract import ModelPackage, load_package
 from modelops.data.ingest import read_table
 from modelops.errors import SchemaViolation
 from modelops.settings import Settings
@@ -83,20 +83,27 @@ def permutation_importance(
     return {name: float(v) for name, v in zip(X.columns, result.importances_mean, strict=True)}
 
 
-def _flat_params(settings: Settings) -> dict[str, str]:
+def _flat_params(settings: Settings, data: dict[str, str]) -> dict[str, str]:
     t = settings.train
     params = {f"model.{k}": str(v) for k, v in t.params.items()}
-    params.update(
-        {
-            "estimator": t.estimator,
-            "seed": str(t.seed),
-            "rows": str(settings.data.source.rows),
-            "data.seed": str(settings.data.source.seed),
-        }
-    )
-    scenario = settings.data.source.scenario.model_dump()
-    params.update({f"scenario.{k}": str(v) for k, v in scenario.items()})
-    return params
+    params.update({"estimator": t.estimator, "seed": str(t.seed)})
+    return params | {f"data.{k}": v for k, v in data.items()}
+
+
+def data_params(
+    settings: Settings, package: ModelPackage, report: dict[str, Any], train_rows: int, valid_rows: int
+) -> dict[str, str]:
+    """What was actually loaded: the validated snapshot's rows and the source, in one line each.
+
+    `rows` comes from the validation report of the current raw snapshot (train checked its md5);
+    `source` is the package's description of configs/data.yaml `source:` (never a secret).
+    """
+    return {
+        "rows": str(report.get("rows", "unknown")),
+        "source": package.describe_source(package.source(settings)),
+        "train_rows": str(train_rows),
+        "valid_rows": str(valid_rows),
+    }
 
 
 def _signature_frame(X: pd.DataFrame) -> pd.DataFrame:
@@ -130,12 +137,14 @@ def train(settings: Settings) -> TrainResult:
     X_train, y_train = features_and_label(read_table(settings.path(paths.train)), settings)
     X_valid, y_valid = features_and_label(read_table(settings.path(paths.valid)), settings)
     tags = lineage.lineage_tags(settings) | {tracking.TAG_VALIDATION: "passed"}
+    package = load_package(settings)
+    data = data_params(settings, package, report, len(X_train), len(X_valid))
 
     registry = tracking.registry_for(settings.root)
     experiment_id = registry.ensure_experiment(settings.model.name)
     started = time.perf_counter()
     with limit_threads(settings.train.threads):
-        pipe = load_package(settings).unfitted_pipeline(settings)
+        pipe = package.unfitted_pipeline(settings)
         pipe.fit(X_train, y_train)
         fit_seconds = time.perf_counter() - started
         p_valid = pipe.predict_proba(X_valid)[:, 1]
@@ -151,7 +160,7 @@ def train(settings: Settings) -> TrainResult:
         tempfile.TemporaryDirectory() as tmp,
     ):
         run_id = run.info.run_id
-        mlflow.log_params(_flat_params(settings))
+        mlflow.log_params(_flat_params(settings, data))
         mlflow.set_tags(tags | {f"hw.{k}": v for k, v in lineage.hardware().items()})
         now = int(time.time() * 1000)
         batch = [Metric(k, v, now, step) for k, pts in curve.items() for step, v in pts]
