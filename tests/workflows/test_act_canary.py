@@ -45,9 +45,10 @@ def write_store(root: str, store: str, rows: str, tmp: str) -> None:
     version = track_version(Path(root), "canary")
     assert version is not None
     released = record.read(Path(root), settings.model.name, version)
-    tracking.configure(settings.root)
+    registry = tracking.registry_for(settings.root)
     model = tracking.load_verified(
-        tracking.get_version(settings.model.name, version),
+        registry,
+        registry.get_version(settings.model.name, version),
         Path(tmp),
         released.model.sha256,
         settings.model.skops_trusted_types,
