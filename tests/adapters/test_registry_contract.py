@@ -23,10 +23,11 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> MlflowRegistry:
 
 
 @pytest.fixture(params=["memory", pytest.param("mlflow", marks=pytest.mark.integration)])
-def registry(
-    request: pytest.FixtureRequest, tmp_path: Path, mlflow_store: MlflowRegistry
-) -> Iterator[Registry]:
-    yield InMemoryRegistry(tmp_path / "memory") if request.param == "memory" else mlflow_store
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
+    if request.param == "memory":
+        yield InMemoryRegistry(tmp_path / "memory")
+    else:  # only now: the fast (memory) half never opens an MLflow store
+        yield request.getfixturevalue("mlflow_store")
 
 
 @pytest.fixture
