@@ -2,8 +2,9 @@
 
 Budget for the store path: 10M predictions judged in < 60 s with < 2 GiB peak RSS on 2 cores.
 
-Builds a throw-away project (configs, a fitted churn model, a scored reference), scores a
-base chunk of generated customers once, and repeats it with fresh request ids and
+Builds a throw-away project (configs, the configured model fitted through its contract on its
+own raw snapshot, a scored reference; benchmarks/configured_model.py), scores a base chunk of
+snapshot rows once, and repeats it with fresh request ids and
 timestamps spread over one day until N rows: the same rows go to a local prediction store
 (`PredictionStore.write`, hour partitions) and to a JSON-lines log. Each path is then
 timed as a child process (`modelops monitor --store ... --since` / `--predictions ...`),
@@ -25,15 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import configured_model as cm
 import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
 
-from churn.data import generate
-from churn.pipeline import build_pipeline
 from modelops.records import TIMESTAMP, frame_table
-from modelops.settings import load_settings
 from modelops.store import PredictionStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,7 +109,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument(
-        "--base-rows", type=int, default=1_000_000, help="generated and scored once, repeated"
+        "--base-rows", type=int, default=1_000_000, help="drawn from the snapshot and scored once, repeated"
     )
     parser.add_argument("--paths", default="store,jsonl", help="comma list: store, jsonl")
     parser.add_argument("--workdir", type=Path, help="keep files here instead of a temp dir")
@@ -119,14 +118,13 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="monitor-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "configs", work / "configs", dirs_exist_ok=True)
-    settings = load_settings(work)
+    settings = cm.settings(work)
     names = settings.features.names
-    train = generate(50_000, 1)
-    model = build_pipeline(settings.features, "hist_gradient_boosting", {"max_iter": 100}, 7)
-    model.fit(train[names], train[settings.features.label])
+    train, rest = cm.train_and_rest(cm.snapshot(settings), 50_000, seed=1)
+    model = cm.pipeline(settings).fit(train[names], train[settings.features.label])
     train["score"] = model.predict_proba(train[names])[:, 1]
     train.to_parquet(work / "reference.parquet", index=False)
-    base = generate(min(args.base_rows, args.rows), 1000, start="2025-06-01", days=7)
+    base = cm.draw(rest, min(args.base_rows, args.rows), seed=1000)
     scores = model.predict_proba(base[names])[:, 1]
 
     warm = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

@@ -20,10 +20,12 @@ pytest_plugins = ["tests.skip_policy"]  # CI=true: an unlisted skip fails the ru
 REPO = Path(__file__).resolve().parents[1]
 SMALL_ROWS = 8000
 SMALL_ITER = 40
+# The configured model package (configs/model.yaml `package`, the directory dvc.yaml watches).
+MODEL_PACKAGE = yaml.safe_load((REPO / "configs/model.yaml").read_text())["package"]
 # Copied into every throw-away project; data and stores are created fresh.
 PROJECT_FILES = (
     "configs",
-    "src/churn",
+    f"src/{MODEL_PACKAGE}",
     "src/modelops",
     "dvc.yaml",
     ".dvc/config",

@@ -39,6 +39,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # benchmarks/configured_model.py: the configured model, not the example
+import configured_model as cm  # noqa: E402
+
 BIN = Path(sys.executable).parent
 SCENARIOS = (
     ("single row, 1 connection", "one", 1),
@@ -54,42 +57,40 @@ def free_port() -> int:
 
 
 def register(registry: Any, work: Path, rows: int) -> tuple[int, str, Any]:
-    """Reuse the store's newest `churn` version with a model_sha256 tag, or train and register one."""
+    """Reuse the store's newest version of the configured model (configs/model.yaml `name`) with a
+    model_sha256 tag, or train and register one on rows of its raw snapshot."""
     import mlflow
     from mlflow.models import infer_signature
 
     from modelops.adapters import tracking
-    from modelops.contract import load_package
-    from modelops.settings import load_settings
 
-    settings = load_settings(REPO)
-    for mv in registry.search_versions("churn")[:1]:
+    settings = cm.settings(REPO)
+    name = settings.model.name
+    for mv in registry.search_versions(name)[:1]:
         if mv.tags.get(tracking.TAG_MODEL_SHA256):
-            print(f"reusing models:/churn/{mv.version}", file=sys.stderr)
+            print(f"reusing models:/{name}/{mv.version}", file=sys.stderr)
             return mv.version, mv.tags[tracking.TAG_MODEL_SHA256], settings
-    from churn.data import generate
-
-    frame = generate(rows, settings.data.source["seed"])
+    frame = cm.draw(cm.snapshot(settings), rows, settings.train.seed)
     X, y = frame[settings.features.names], frame[settings.features.label]
     print(
         f"training {settings.train.estimator} {dict(settings.train.params)} on {rows} rows", file=sys.stderr
     )
-    pipe = load_package(settings).unfitted_pipeline(settings).fit(X, y)
+    pipe = cm.pipeline(settings).fit(X, y)
     example = X.head(200).astype({c: object for c in settings.features.categorical})
-    exp = registry.ensure_experiment("churn-bench")
+    exp = registry.ensure_experiment(f"{name}-bench")
     with registry.fluent(), mlflow.start_run(experiment_id=exp):
         info = mlflow.sklearn.log_model(
             pipe,
             name="model",
             serialization_format="skops",
-            registered_model_name="churn",
+            registered_model_name=name,
             skops_trusted_types=list(settings.model.skops_trusted_types),
             signature=infer_signature(example, pipe.predict_proba(X.head(200))),
             input_example=example.head(3),
         )
     version = int(info.registered_model_version)
-    sha = tracking.model_sha256(registry, registry.get_version("churn", version))
-    registry.set_version_tags("churn", version, {tracking.TAG_MODEL_SHA256: sha})
+    sha = tracking.model_sha256(registry, registry.get_version(name, version))
+    registry.set_version_tags(name, version, {tracking.TAG_MODEL_SHA256: sha})
     return version, sha, settings
 
 
@@ -179,9 +180,9 @@ def main() -> int:
     registry = tracking.registry_for(args.work)
     version, sha, settings = register(registry, args.work, args.rows)
 
-    from churn.data import generate  # the example's generator: realistic rows for the request bodies
-
-    frame = generate(2000, 2024)[settings.features.names]
+    model_name = settings.model.name
+    # Request bodies: rows of the configured model's own snapshot (realistic types and missing values).
+    frame = cm.draw(cm.snapshot(settings), 2000, 2024)[settings.features.names]
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     bodies = {}
     for name, rows in (("one", records[:1]), ("batch", records[:1000])):
@@ -190,13 +191,13 @@ def main() -> int:
             path.write_text(json.dumps({key: rows}))
             bodies[(fmt, name)] = path
 
-    model_dir = registry.download_model(registry.get_version("churn", version), args.work / "model")
+    model_dir = registry.download_model(registry.get_version(model_name, version), args.work / "model")
     pipe = tracking.load_sklearn(model_dir, settings.model.skops_trusted_types)
     reference = pipe.predict_proba(frame.iloc[:1000])[:, 1]
     inproc = in_process(pipe, frame.iloc[:1000])
 
     results: dict[str, Any] = {
-        "model": f"models:/churn/{version}",
+        "model": f"models:/{model_name}/{version}",
         "duration_s": args.duration,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -208,7 +209,7 @@ def main() -> int:
         **os.environ,
         # mlflow execs `uvicorn` through bash, so the venv's bin/ must be on PATH.
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "MODEL_URI": f"models:/churn/{version}",
+        "MODEL_URI": f"models:/{model_name}/{version}",
         "MODEL_VERSION": str(version),
         "MODEL_SHA256": sha,
         "PREDICTION_LOG": str(args.work / "predictions.jsonl"),
@@ -258,7 +259,7 @@ def main() -> int:
                 "models",
                 "serve",
                 "-m",
-                f"models:/churn/{version}",
+                f"models:/{model_name}/{version}",
                 "--env-manager",
                 "local",
                 "-h",

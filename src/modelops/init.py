@@ -177,7 +177,8 @@ def plan(current: Current, name: str, package: str, owner: str) -> Plan:
         if env in t:
             new[env] = rewrite_model_env(t[env], track, name, env)
     writes = {p: text for p, text in new.items() if text != t[p]}
-    copy = (current.package, package) if package not in current.packages else None
+    creates = package != current.package and package not in current.packages
+    copy = (current.package, package) if creates else None
     return Plan(writes=writes, copy_package=copy)
 
 

@@ -10,7 +10,6 @@ Prometheus (tests/prometheus/history.py; vars.PROMETHEUS_URL). The workflow runs
 """
 
 import json
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,32 +27,29 @@ ROWS = 2000  # served predictions in the store, above monitoring's min_rows
 RATE = 2.0  # canary requests per second: ~7,200 in the hour, above min_requests
 
 
-def write_store(root: str, store: str, rows: str, tmp: str) -> None:
-    """Child process: the canary's served predictions, scored by its model, stored as the server does.
-
-    Runs outside pytest's process so MLflow's process-wide tracking state stays out of it.
-    """
+def write_store(project: h.Project, store: str, rows: int, tmp: Path) -> None:
+    """The canary's served predictions, scored by the model it serves, stored as the server stores them."""
     from churn.data import generate
-    from modelops.adapters import tracking
+    from modelops.adapters.tracking import MlflowRegistry, load_verified
     from modelops.records import frame_table
     from modelops.release import record
     from modelops.release.state import track_version
     from modelops.settings import load_settings
     from modelops.store import PredictionStore
 
-    settings = load_settings(Path(root))
-    version = track_version(Path(root), "canary")
+    settings = load_settings(project.root)
+    version = track_version(project.root, "canary")
     assert version is not None
-    released = record.read(Path(root), settings.model.name, version)
-    registry = tracking.registry_for(settings.root)
-    model = tracking.load_verified(
+    released = record.read(project.root, settings.model.name, version)
+    registry = MlflowRegistry.for_root(project.root, project.env())  # the project's registry, not ours
+    model = load_verified(
         registry,
         registry.get_version(settings.model.name, version),
-        Path(tmp),
+        tmp,
         released.model.sha256,
         settings.model.skops_trusted_types,
     )
-    frame = generate(int(rows), seed=314)  # customers the model never saw, from the same population
+    frame = generate(rows, seed=314)  # customers the model never saw, from the same population
     table = frame_table(
         frame,
         model.predict_proba(frame[settings.features.names])[:, 1],
@@ -78,10 +74,7 @@ def github() -> Iterator[FakeGitHub]:
 @pytest.fixture(scope="module")
 def store(promoted: Promoted, tmp_path_factory: pytest.TempPathFactory) -> str:
     tmp = tmp_path_factory.mktemp("canary-store")
-    project = promoted.project
-    code = "import sys; from tests.workflows.test_act_canary import write_store; write_store(*sys.argv[1:])"
-    args = [str(project.root), str(tmp / "store"), str(ROWS), str(tmp / "model")]
-    h.run([sys.executable, "-c", code, *args], h.PROJECT, project.env())
+    write_store(promoted.project, str(tmp / "store"), ROWS, tmp / "model")
     return str(tmp / "store")
 
 

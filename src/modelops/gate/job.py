@@ -312,7 +312,7 @@ def run_gate(
                 eval_set_md5=evalfile.md5,
             ),
             rule_changes=rule_changes,
-            warnings=warnings,
+            warnings=[*warnings, *slices.eval_set_warnings(len(y), config.slices)],
             eval_set={
                 "path": evalfile.display,
                 "md5": evalfile.md5,

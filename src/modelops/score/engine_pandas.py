@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 
 from modelops.score import output
 from modelops.score.frame import BatchScorer
+from modelops.score.source import id_column
 
 ROWS_PER_FILE = 5_000_000  # roll to a new part file beyond this many rows
 
@@ -41,7 +42,7 @@ def score_batches(batches: Iterable[pa.RecordBatch], job: Job, run: output.RunOu
         for batch in batches:
             scores = job.scorer.score(batch)
             table = output.output_table(
-                batch, features.id_column, scores, job.threshold, job.version, job.scored_at
+                batch, id_column(features), scores, job.threshold, job.version, job.scored_at
             )
             if writer is None or in_file >= ROWS_PER_FILE:
                 if writer is not None:

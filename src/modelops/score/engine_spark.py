@@ -18,7 +18,7 @@ from modelops.data.schema import FeatureSchema
 from modelops.score import output
 from modelops.score.config import SparkConfig
 from modelops.score.engine_pandas import Job
-from modelops.score.source import Snapshot
+from modelops.score.source import Snapshot, id_column
 
 LOG_COLUMN = "_log"
 
@@ -69,7 +69,7 @@ def _output_schema(features: FeatureSchema, id_type: Any, with_log: bool) -> Any
     from pyspark.sql import types as T
 
     fields = [
-        T.StructField(features.id_column, id_type),
+        T.StructField(id_column(features), id_type),
         T.StructField(output.SCORE, T.DoubleType()),
         T.StructField(output.LABEL, T.ByteType()),
         T.StructField(output.VERSION, T.StringType()),
@@ -92,12 +92,13 @@ def _scorer_fn(broadcast: Any, job: Job, with_log: bool) -> Any:
 
         scorer = broadcast.value  # unpickled once per Python worker, then cached
         features = scorer.features
+        key = id_column(features)
         for pdf in frames:
             batch = pa.RecordBatch.from_pandas(pdf, preserve_index=False)
             scores = scorer.score(batch)
             out = pd.DataFrame(
                 {
-                    features.id_column: pdf[features.id_column].to_numpy(),
+                    key: pdf[key].to_numpy(),
                     output.SCORE: scores,
                     output.LABEL: (scores >= threshold).astype(np.int8),
                     output.VERSION: version,
@@ -138,16 +139,17 @@ def score(
         from pyspark.sql import types as T
 
         bound = since.tz_convert("UTC").tz_localize(None)
-        column = F.col(features.timestamp_column)
-        if isinstance(df.schema[features.timestamp_column].dataType, T.LongType):
+        stamp = features.require("timestamp_column", "--since filters the input on it")
+        column = F.col(stamp)
+        if isinstance(df.schema[stamp].dataType, T.LongType):
             df = df.filter(column >= F.lit(int(bound.value)))  # nanoseconds since the epoch
         else:
             df = df.filter(column >= F.lit(bound.to_pydatetime()))
-    df = df.select(features.id_column, *features.names)
+    df = df.select(id_column(features), *features.names)
     with_log = job.prediction_log
     broadcast = spark.sparkContext.broadcast(job.scorer)
     try:
-        schema = _output_schema(features, df.schema[features.id_column].dataType, with_log)
+        schema = _output_schema(features, df.schema[id_column(features)].dataType, with_log)
         scored = df.mapInPandas(_scorer_fn(broadcast, job, with_log), schema)
         if with_log:
             scored = scored.persist(StorageLevel.DISK_ONLY)  # scored once, written twice
