@@ -1,0 +1,65 @@
+"""A real `mlflow server` process on 127.0.0.1 with proxied artifacts, for integration tests."""
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.serve.conftest import free_port
+
+
+@contextmanager
+def mlflow_server(backend_uri: str, artifacts: Path, log: Path, timeout: float = 600) -> Iterator[str]:
+    """Start the server, wait until /health answers (failing with its log), yield its URL, stop it.
+
+    `timeout` is generous by default: a first start migrates the database, minutes on a busy CI host.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("mlflow")),
+                "server",
+                "--backend-store-uri",
+                backend_uri,
+                "--artifacts-destination",
+                artifacts.as_uri(),
+                "--serve-artifacts",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"mlflow server exited: {log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                tail = log.read_text()[-3000:]
+                raise AssertionError(f"mlflow server not healthy in {timeout:.0f} s: {tail}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
