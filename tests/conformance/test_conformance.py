@@ -27,6 +27,7 @@ import pytest
 from tests.conformance.swap import DATA_FILE, MODEL, OWNER, PACKAGE, python_path, swap_in_fixture
 from tests.conftest import Project, make_project, modelops_bin
 from tests.fixture_model.data import LABEL, ROWS, generate
+from tests.helpers.process import wait_http_ok
 
 pytestmark = pytest.mark.integration
 
@@ -120,19 +121,7 @@ class Server:
             )
 
     def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"server exited {self.proc.returncode}:\n{self.stderr.read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"server not ready in {timeout}s:\n{self.stderr.read_text()[-3000:]}")
+        wait_http_ok(f"{self.url}/readyz", self.proc, self.stderr.read_text, "server", timeout)
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)

@@ -3,13 +3,11 @@
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
+from tests.helpers.process import wait_http_ok
 from tests.serve.conftest import free_port
 
 
@@ -42,19 +40,7 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path, timeout: float =
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"mlflow server exited: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                tail = log.read_text()[-3000:]
-                raise AssertionError(f"mlflow server not healthy in {timeout:.0f} s: {tail}")
-            time.sleep(0.5)
+        wait_http_ok(f"{url}/health", proc, log.read_text, "mlflow server", timeout, interval=0.5)
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)

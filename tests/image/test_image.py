@@ -12,7 +12,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from modelops.serve import image
 from modelops.serve.scoring import PipelineScorer, warmup_records
 from tests.conftest import REPO, make_project
 from tests.helpers.mlflow_server import mlflow_server
+from tests.helpers.process import wait_http_ok
 from tests.helpers.registry import register_pipeline
 from tests.serve.conftest import free_port
 
@@ -187,16 +187,7 @@ def listeners(port: int) -> dict[int, int]:
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"server exited {proc.returncode}:\n{log.read_text()[-4000:]}"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"not ready after {timeout}s:\n{log.read_text()[-4000:]}")
+    wait_http_ok(f"{url}/readyz", proc, log.read_text, "server", timeout, interval=0.5)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
