@@ -46,9 +46,8 @@ test-fast: install  ## unit tests only
 
 lint: install  ## pre-commit on every file (ruff, hygiene, workflow linters, release verify, render) and mypy (src and tests)
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
-	$(BIN)/mypy src
-	# tests separately: one run over both dirs resolves modelops twice (src/ and the editable install)
-	$(BIN)/mypy tests
+	# one run: mypy_path=src (pyproject) resolves modelops from src/, typed by its py.typed marker
+	$(BIN)/mypy src tests
 
 format: install
 	$(BIN)/ruff format src tests benchmarks

@@ -54,6 +54,12 @@ def _git(root: Path, *args: str) -> str:
     ).stdout
 
 
+def _shrink_source(source: dict[str, object], rows: int) -> None:
+    """A generator's source (the example's `rows`) gets `rows`; a source reading a file is kept."""
+    if "rows" in source:
+        source["rows"] = rows
+
+
 def make_project(root: Path, rows: int = SMALL_ROWS, max_iter: int = SMALL_ITER) -> Path:
     """Copy the project skeleton into `root`, shrink the data, and commit it."""
     root.mkdir(parents=True, exist_ok=True)
@@ -67,7 +73,7 @@ def make_project(root: Path, rows: int = SMALL_ROWS, max_iter: int = SMALL_ITER)
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
         else:
             shutil.copy2(src, dst)
-    edit_yaml(root / "configs/data.yaml", lambda d: d["source"].update(rows=rows))
+    edit_yaml(root / "configs/data.yaml", lambda d: _shrink_source(d["source"], rows))
     edit_yaml(
         root / "configs/train.yaml",
         lambda d: (d["params"].update(max_iter=max_iter), d.update(importance_rows=500, threads=1)),

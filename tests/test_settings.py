@@ -17,7 +17,7 @@ def copy_configs(tmp_path: Path) -> Path:
 def test_repo_configs_load_and_hash_is_stable() -> None:
     a, b = load_settings(REPO), load_settings(REPO)
     assert a.config_hash() == b.config_hash()
-    assert a.features.segment.value == "enterprise"
+    assert a.features.segment is not None and a.features.segment.value == "enterprise"
 
 
 def test_override_changes_value_and_hash_and_is_recorded() -> None:

@@ -23,10 +23,11 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> MlflowRegistry:
 
 
 @pytest.fixture(params=["memory", pytest.param("mlflow", marks=pytest.mark.integration)])
-def registry(
-    request: pytest.FixtureRequest, tmp_path: Path, mlflow_store: MlflowRegistry
-) -> Iterator[Registry]:
-    yield InMemoryRegistry(tmp_path / "memory") if request.param == "memory" else mlflow_store
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
+    if request.param == "memory":
+        yield InMemoryRegistry(tmp_path / "memory")
+    else:  # only now: the fast (memory) half never opens an MLflow store
+        yield request.getfixturevalue("mlflow_store")
 
 
 @pytest.fixture
@@ -118,7 +119,10 @@ def test_two_mlflow_stores_coexist_and_leave_process_state_alone(
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    before = mlflow.get_tracking_uri()
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # MLflow's fallback store is ./mlflow.db: nothing may land here
+    before = mlflow.get_tracking_uri()  # that fallback, resolved against the working directory
     a = MlflowRegistry.for_root(tmp_path / "a", env={})
     b = MlflowRegistry.for_root(tmp_path / "b", env={})
     a.register("m", a.create_run("exp", {}, {}), _model_dir(tmp_path, "a1"))
@@ -133,6 +137,7 @@ def test_two_mlflow_stores_coexist_and_leave_process_state_alone(
     assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
     # the embedded stores keep their artifacts beside them, not in the working directory
     assert (tmp_path / "a" / ".mlflow" / "artifacts").is_dir()
+    assert list(cwd.iterdir()) == []
 
 
 @pytest.mark.integration

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from modelops.contract import load_package
-from modelops.data.ingest import ingest
+from modelops.data.ingest import ingest, snapshot_source
 from modelops.data.loaders import FileSource
 from modelops.errors import ConfigError, ContractError
 from modelops.settings import load_settings
@@ -174,6 +174,10 @@ def test_a_344_row_file_works_with_no_floor(tmp_path: Path) -> None:
     assert len(frame) == 344 and frame["bill_length_mm"].isna().sum() == 1
     pd.testing.assert_frame_equal(frame, table)
     assert package.describe_source(package.source(settings)) == "file data/external/penguins.csv (csv)"
-    # ingest writes the snapshot the pipeline versions, all 344 rows.
-    written = pd.read_parquet(ingest(settings))
-    assert len(written) == 344
+    # ingest writes the snapshot the pipeline versions, all 344 rows, with what it was loaded from:
+    # training records that, even after the config has moved on.
+    raw = ingest(settings)
+    assert len(pd.read_parquet(raw)) == 344
+    edit_yaml(root / "configs/data.yaml", lambda d: d.update(source={"path": "data/elsewhere.parquet"}))
+    assert snapshot_source(raw) == "file data/external/penguins.csv (csv)"
+    assert snapshot_source(root / "configs/data.yaml") is None, "not a snapshot ingest wrote"

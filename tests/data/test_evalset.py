@@ -110,6 +110,7 @@ def test_new_snapshot_never_changes_the_eval_set_and_no_id_leaks(fresh_project: 
     eval_file = s.path(pin.path)
     assert dvc.md5(eval_file) == pin.md5 and (p.root / "data/eval/eval.parquet.dvc").is_file()
     id_col = s.features.id_column
+    assert id_col is not None  # the example declares one
     eval_ids = _ids(eval_file, id_col)
     p.repro("split")
     for part in (s.data.paths.train, s.data.paths.valid):

@@ -20,7 +20,7 @@ from modelops.data.keys import describe, key_columns, row_keys
 from modelops.data.schema import FeatureSchema
 from modelops.data.split import assign, training_parts
 from modelops.data.validate import validate_frame
-from modelops.errors import SchemaViolation
+from modelops.errors import ConfigError, SchemaViolation
 from modelops.train.evaluate import report_slices, slice_metrics
 from tests.fixture_model.data import LABEL, generate
 
@@ -195,16 +195,13 @@ def _score(features: FeatureSchema, since: str | None = None) -> None:
 
 
 def test_batch_scoring_without_an_id_column_is_refused_before_reading_anything() -> None:
-    from modelops.score.source import InputError
-
-    with pytest.raises(InputError, match="declares no id_column: batch scoring writes each score beside"):
+    with pytest.raises(ConfigError, match="declares no id_column: batch scoring writes each score beside"):
         _score(_schema())
 
 
 def test_since_without_a_timestamp_column_names_the_missing_setting(tmp_path: Path) -> None:
     from modelops.score.job import _since_filter
-    from modelops.score.source import InputError
 
     settings = SimpleNamespace(features=_schema(id_column="loan_id"))
-    with pytest.raises(InputError, match=r"--since needs a timestamp_column in configs/features\.yaml"):
+    with pytest.raises(ConfigError, match=r"declares no timestamp_column: --since filters the input on it"):
         _since_filter(SimpleNamespace(), settings, "24h")  # type: ignore[arg-type]

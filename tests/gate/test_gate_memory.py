@@ -24,6 +24,7 @@ from modelops.settings import Settings, load_settings
 from tests.conftest import make_project
 from tests.fakes.registry_memory import InMemoryRegistry
 from tests.helpers.registry import register_pipeline
+from tests.release import records
 
 # Judged on quality only: the latency machinery has its own tests and would dominate the time.
 GATES = {
@@ -44,15 +45,9 @@ class Gated:
 
 
 def _lineage(settings: Settings) -> dict[str, str]:
+    """Training's tags, with the md5 of the evaluation file this project really has."""
     eval_md5 = dvc.md5(settings.path(settings.data.paths.eval))
-    return {
-        T.GIT_SHA: "a" * 40,
-        T.DATA_MD5: "d" * 32,
-        T.TRAIN_MD5: "b" * 32,
-        T.EVAL_MD5: eval_md5,
-        T.CONFIG_SHA256: "c" * 64,
-        T.DATA_VALIDATION: "passed",
-    }
+    return records.LINEAGE | {T.EVAL_MD5: eval_md5, T.DATA_VALIDATION: "passed"}
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +143,18 @@ def test_an_unregistered_candidate_is_named(gated: Gated, tmp_path: Path) -> Non
         NotRegistered, match=rf"model '{gated.settings.model.name}' version 99 is not registered"
     ):
         _gate(gated, tmp_path / "gate", 99)
+
+
+def test_an_eval_set_that_differs_from_its_pin_fails_closed_naming_both(gated: Gated, tmp_path: Path) -> None:
+    from modelops.data.evalset import EvalSetPin, pin_path, render_pin
+
+    s = gated.settings
+    actual = dvc.md5(s.path(s.data.paths.eval))
+    pin = EvalSetPin(path=s.data.paths.eval, md5="0" * 32, rows=1, created_at="2025-01-01T00:00:00Z")
+    pin_path(s.config_dir).write_text(render_pin(pin))
+    try:
+        with pytest.raises(DigestMismatch, match=f"md5 {actual} differs from the pin {'0' * 32}"):
+            _gate(gated, tmp_path / "gate", gated.strong)
+    finally:
+        pin_path(s.config_dir).unlink()
+    assert json.loads((tmp_path / "gate/gate.json").read_text())["verdict"] == "error"

@@ -282,3 +282,26 @@ def test_a_slice_value_absent_from_the_eval_set_is_a_config_error(
     code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, "none")
     assert code == 2 and report["verdict"] == "error"
     assert "plan = 'enterprize' does not occur" in report["error"] and "enterprise" in report["error"]
+
+
+def test_an_eval_set_too_small_for_a_slice_is_a_visible_warning_not_a_silent_skip(
+    trained_project, tmp_path: Path, gates_yaml
+) -> None:  # type: ignore[no-untyped-def]
+    """Small data: the evaluation set is smaller than a slice's min_support. The gate still runs,
+    and the report says which slice, how many rows and which min_support, at the top."""
+    gates_yaml(lambda d: d["slices"].update(items=[{"column": "contract", "min_support": 100_000}]))
+    code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, "none")
+    rows = report["eval_set"]["rows"]
+    assert 0 < rows < 100_000
+    expected = (
+        f"slice contract: the evaluation set has {rows} rows, fewer than its min_support 100000, "
+        "so it cannot be judged (small data: lower slices min_support in gates.yaml)"
+    )
+    assert expected in report["warnings"]
+    too_small = [c for c in _checks(report, "slice").values() if c["finding"] == "too small"]
+    assert len(too_small) == 3 and all(c["status"] == "skipped" for c in too_small)
+    per_value = [w for w in report["warnings"] if w.startswith("slice contract = ")]
+    assert len(per_value) == 3 and all("(min_support 100000)" in w for w in per_value)
+    markdown = (tmp_path / "gate/gate.md").read_text()
+    assert f"- ⚠️ {expected}" in markdown
+    assert code == 0 and report["verdict"] == "pass", "a too-small optional slice warns, it does not block"

@@ -12,8 +12,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,8 @@ import yaml
 from modelops.serve import image
 from modelops.serve.scoring import PipelineScorer, warmup_records
 from tests.conftest import REPO, make_project
+from tests.helpers.mlflow_server import mlflow_server
+from tests.helpers.process import wait_http_ok
 from tests.helpers.registry import register_pipeline
 from tests.serve.conftest import free_port
 
@@ -83,62 +83,27 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 
     work = tmp_path_factory.mktemp("registry")
     root = make_project(work / "project", rows=3000, max_iter=20)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (work / "mlflow.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{work / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(work / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     saved = os.environ.get("MLFLOW_TRACKING_URI")
-    try:
-        deadline = time.monotonic() + 600  # its first start migrates the database: minutes on a busy CI host
-        while True:
-            assert proc.poll() is None, (work / "mlflow.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (work / "mlflow.log").read_text()[-3000:]
-            time.sleep(0.5)
-        os.environ["MLFLOW_TRACKING_URI"] = url
-        settings = load_settings(root)
-        store = tracking.MlflowRegistry(url)
-        package = load_package(settings)
-        frame = package.raw_snapshot(settings)
-        names = settings.features.names
-        X, y = frame[names], frame[settings.features.label]
-        pipe = package.unfitted_pipeline(settings).fit(X, y)
-        name = settings.model.name
-        mv = register_pipeline(store, name, pipe, settings.model.skops_trusted_types)
-        version, sha = str(mv.version), mv.tags[tracking.TAG_MODEL_SHA256]
-        records = warmup_records(settings.features, 300, seed=11)
-        yield Registry(url, version, sha, pipe, names, records)
-    finally:
-        if saved is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = saved
-        proc.send_signal(signal.SIGTERM)
+    with mlflow_server(f"sqlite:///{work / 'mlflow.db'}", work / "artifacts", work / "mlflow.log") as url:
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            os.environ["MLFLOW_TRACKING_URI"] = url
+            settings = load_settings(root)
+            store = tracking.MlflowRegistry(url)
+            package = load_package(settings)
+            frame = package.raw_snapshot(settings)
+            names = settings.features.names
+            X, y = frame[names], frame[settings.features.label]
+            pipe = package.unfitted_pipeline(settings).fit(X, y)
+            name = settings.model.name
+            mv = register_pipeline(store, name, pipe, settings.model.skops_trusted_types)
+            version, sha = str(mv.version), mv.tags[tracking.TAG_MODEL_SHA256]
+            records = warmup_records(settings.features, 300, seed=11)
+            yield Registry(url, version, sha, pipe, names, records)
+        finally:
+            if saved is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = saved
 
 
 @dataclass
@@ -222,16 +187,7 @@ def listeners(port: int) -> dict[int, int]:
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"server exited {proc.returncode}:\n{log.read_text()[-4000:]}"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"not ready after {timeout}s:\n{log.read_text()[-4000:]}")
+    wait_http_ok(f"{url}/readyz", proc, log.read_text, "server", timeout, interval=0.5)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

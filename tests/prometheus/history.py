@@ -78,8 +78,8 @@ def record(traffic: list[Traffic], end: float, seconds: int, scrape_seconds: int
                     labels = _labels({**sample.labels, "instance": f"serve-v{version}:8080"})
                     points[family.name][sample.name + labels].append((at, float(sample.value)))
     lines = []
-    for family, series in points.items():
-        lines.append(f"# TYPE {family} {kinds[family]}")
+    for family_name, series in points.items():
+        lines.append(f"# TYPE {family_name} {kinds[family_name]}")
         for name, values in series.items():
             lines += [f"{name} {v!r} {ts:.3f}" for ts, v in values]
     return "\n".join(lines) + "\n# EOF\n"

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from tests.helpers.process import wait_http_ok
 from tests.serve.conftest import free_port
 
 
@@ -79,18 +80,7 @@ def prometheus(targets: list[Target], tmp: Path, scrape_seconds: float = 1) -> I
         )
     server = PrometheusServer(proc, f"http://127.0.0.1:{port}", log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"prometheus exited {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{server.url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"prometheus not ready:\n{log.read_text()}")
-            time.sleep(0.2)
+        wait_http_ok(f"{server.url}/-/ready", proc, log.read_text, "prometheus", 60, interval=0.2)
         yield server
     finally:
         proc.terminate()

@@ -8,13 +8,16 @@ from modelops.release import record
 from modelops.release.config import ReleaseConfig
 
 SHA = "a" * 64
-TAGS = {
+# What training tags a version with (a release record's lineage), and then what a passing gate adds.
+LINEAGE = {
     T.GIT_SHA: "b" * 40,
     T.GIT_DIRTY: "False",
     T.DATA_MD5: "c" * 32,
     T.TRAIN_MD5: "d" * 32,
     T.EVAL_MD5: "e" * 32,
     T.CONFIG_SHA256: "f" * 64,
+}
+TAGS = LINEAGE | {
     T.GATE_VERDICT: "pass",
     T.GATE_REPORT_SHA256: "1" * 64,
     T.GATE_RULES_SHA256: "2" * 64,

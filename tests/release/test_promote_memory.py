@@ -17,17 +17,10 @@ from modelops.settings import Settings, load_settings
 from tests.conftest import make_project
 from tests.fakes.registry_memory import InMemoryRegistry
 from tests.helpers.registry import pass_gate
+from tests.release import records
 
 GATE_AT = "2025-01-01T00:00:00+00:00"
-LINEAGE = {
-    T.GIT_SHA: "a" * 40,
-    T.GIT_DIRTY: "false",
-    T.DATA_MD5: "d" * 32,
-    T.TRAIN_MD5: "b" * 32,
-    T.EVAL_MD5: "e" * 32,
-    T.CONFIG_SHA256: "c" * 64,
-    T.DATA_VALIDATION: "passed",
-}
+LINEAGE = records.LINEAGE | {T.DATA_VALIDATION: "passed"}
 
 
 def _artifact(tmp: Path) -> Path:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_project, modelops_bin
+from tests.helpers.process import wait_http_ok
 
 
 @dataclass
@@ -108,17 +109,7 @@ class Server:
         return self.stderr_path.read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited {self.proc.returncode}:\n{self.stderr()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"server not ready after {timeout}s:\n{self.stderr()}")
+        wait_http_ok(f"{self.url}/readyz", self.proc, self.stderr, "server", timeout, interval=0.2)
 
     def wait_listening(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

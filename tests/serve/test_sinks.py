@@ -91,8 +91,13 @@ def test_hanging_shadow_never_blocks_and_primary_lines_survive(tmp_path: Path) -
         on_error=lambda: None,
         on_drop=skipped.append,
     )
+
     # The shadow model hangs until `release` is set; submits must all return while it still hangs.
-    submitter = threading.Thread(target=lambda: [shadow.submit(entry(f"r{i}", n=1)) for i in range(100)])
+    def submit_all() -> None:
+        for i in range(100):
+            shadow.submit(entry(f"r{i}", n=1))
+
+    submitter = threading.Thread(target=submit_all)
     submitter.start()
     submitter.join(timeout=30)
     assert not submitter.is_alive() and not release.is_set()

@@ -4,12 +4,9 @@ The server here runs with short timeouts and a short drain (a copy of the projec
 configs with those values changed), on the shared registry of `serve_project`.
 """
 
-import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +17,7 @@ import orjson
 import pytest
 import yaml
 
+from tests.helpers.schemathesis import assert_schemathesis_passes
 from tests.serve.conftest import ServeProject, Server, running, start_server
 
 pytestmark = pytest.mark.integration
@@ -202,33 +200,15 @@ def test_integral_floats_are_accepted_for_integer_features(srv: Server, serve_pr
 @pytest.mark.slow
 def test_schemathesis_positive_mode_has_no_rejections(srv: Server) -> None:
     """Every request the OpenAPI document calls valid is accepted (2xx)."""
-    out = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("schemathesis")),
-            "run",
-            f"{srv.url}/openapi.json",
-            "--mode",
-            "positive",
-            "--checks",
-            "positive_data_acceptance,not_a_server_error",
-            "--include-path",
-            "/predict",
-            "--max-examples",
-            "300",
-            "--seed",
-            "7",
-            "--generation-database",
-            "none",
-            "--request-timeout",
-            "30",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "NO_COLOR": "1"},
+    assert_schemathesis_passes(
+        srv.url,
+        "--mode",
+        "positive",
+        "--checks",
+        "positive_data_acceptance,not_a_server_error",
+        "--include-path",
+        "/predict",
     )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert "No issues found" in out.stdout
 
 
 def test_sigterm_keeps_serving_through_the_drain_then_stops_accepting(

@@ -30,7 +30,7 @@ def schema():  # type: ignore[no-untyped-def]
 
 
 def rec(i: int, version: str = "1", minutes: int = 0, **kw) -> PredictionRecord:  # type: ignore[no-untyped-def]
-    feats = {"tenure_months": i, "monthly_charges": None, "plan": "pro"}
+    feats: dict[str, str | int | float | None] = {"tenure_months": i, "monthly_charges": None, "plan": "pro"}
     return PredictionRecord(
         request_id=f"r{i}",
         timestamp=T0 + timedelta(minutes=minutes),

@@ -7,26 +7,19 @@ no PostgreSQL server binary exists on the machine, and says so.
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import Project, make_project
+from tests.helpers.mlflow_server import mlflow_server as start_mlflow_server
+from tests.serve.conftest import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pg_bin() -> Path | None:
@@ -52,7 +45,7 @@ def postgres() -> Iterator[str]:
         )
     base = Path(tempfile.mkdtemp(prefix="modelops-pg-"))
     base.chmod(0o777)
-    data, port = base / "data", _free_port()
+    data, port = base / "data", free_port()
     subprocess.run(
         _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]),
         check=True,
@@ -101,47 +94,12 @@ def postgres() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def mlflow_server(postgres: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    # SQLAlchemy 2 maps plain postgresql:// to psycopg 3; the locked driver is psycopg2.
+    backend = postgres.replace("postgresql://", "postgresql+psycopg2://")
     artifacts = tmp_path_factory.mktemp("artifact-store")
-    log = (tmp_path_factory.mktemp("logs") / "mlflow.log").open("w")
-    proc = subprocess.Popen(
-        # SQLAlchemy 2 maps plain postgresql:// to psycopg 3; the locked driver is psycopg2.
-        [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--backend-store-uri",
-            postgres.replace("postgresql://", "postgresql+psycopg2://"),
-            "--artifacts-destination",
-            artifacts.as_uri(),
-            "--serve-artifacts",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise AssertionError(f"mlflow server exited: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(1)
-        else:
-            raise AssertionError("mlflow server did not become healthy in 120 s")
+    log = tmp_path_factory.mktemp("logs") / "mlflow.log"
+    with start_mlflow_server(backend, artifacts, log, timeout=120) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_train_registers_against_tracking_server_on_postgresql(

@@ -84,8 +84,8 @@ def test_run_params_record_what_was_loaded_not_the_generators_switches(trained_p
     import pandas as pd
 
     p = trained_project
-    tracking.configure(p.root)
-    params, _, _ = tracking.run_data(tracking.get_version("churn", p.version).run_id)
+    reg = tracking.registry_for(p.root)
+    params, _, _ = reg.run_data(reg.get_version(p.settings.model.name, p.version).run_id)
     paths = p.settings.data.paths
     assert params["data.rows"] == str(len(pd.read_parquet(p.root / paths.raw))) == str(SMALL_ROWS)
     assert params["data.train_rows"] == str(len(pd.read_parquet(p.root / paths.train)))

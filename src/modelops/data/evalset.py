@@ -51,6 +51,11 @@ def load_pin(config_dir: Path) -> EvalSetPin:
 
 def verified_path(pin: EvalSetPin, root: Path) -> Path:
     """The pinned file, after checking its md5 against the pin (fail closed)."""
+    return verified_file(pin, root)[0]
+
+
+def verified_file(pin: EvalSetPin, root: Path) -> tuple[Path, str]:
+    """(the pinned file, its md5) after checking the md5 against the pin (fail closed, naming both)."""
     from modelops.adapters import dvc
 
     path = pin.path if pin.path.is_absolute() else Path(root) / pin.path
@@ -64,7 +69,7 @@ def verified_path(pin: EvalSetPin, root: Path) -> Path:
             f"{pin.path}: md5 {actual} differs from the pin {pin.md5} in configs/{PIN_FILE}; "
             "the evaluation set changes only through `modelops data eval-set rotate`"
         )
-    return path
+    return path, actual
 
 
 def render_pin(pin: EvalSetPin) -> str:

@@ -20,13 +20,35 @@ from modelops.data.validate import validate_frame
 from modelops.errors import DataSourceError, SchemaViolation
 from modelops.settings import Settings
 
+# Parquet key-value metadata of the raw snapshot: the one-line description of its source, so
+# training records what was actually loaded, not what the config says today.
+SOURCE_METADATA_KEY = b"modelops.source"
+
 
 def ingest(settings: Settings) -> Path:
-    frame = load_package(settings).raw_snapshot(settings)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    package = load_package(settings)
+    frame = package.raw_snapshot(settings)
+    description = package.describe_source(package.source(settings))
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), SOURCE_METADATA_KEY: description.encode()}
     out = settings.path(settings.data.paths.raw)
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False)
+    pq.write_table(table.replace_schema_metadata(metadata), out)
     return out
+
+
+def snapshot_source(path: Path) -> str | None:
+    """The source description `ingest` stored in a raw snapshot; None for a file it did not write."""
+    import pyarrow.parquet as pq
+
+    try:
+        value = (pq.read_schema(path).metadata or {}).get(SOURCE_METADATA_KEY)
+    except (OSError, ValueError):  # not a parquet file (pyarrow raises ArrowInvalid, a ValueError)
+        return None
+    return value.decode() if value else None
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from modelops.errors import ConfigError
 from modelops.strict import Strict as _Strict
 
 
@@ -78,6 +79,13 @@ class FeatureSchema(_Strict):
             if self.label in self.key_columns:
                 raise ValueError(f"key_columns: the label {self.label!r} cannot identify a row")
         return self
+
+    def require(self, field: Literal["id_column", "timestamp_column"], purpose: str) -> str:
+        """The optional column `field`, or a one-line ConfigError saying what needs it."""
+        value: str | None = getattr(self, field)
+        if value is None:
+            raise ConfigError(f"configs/features.yaml declares no {field}: {purpose}")
+        return value
 
     @property
     def names(self) -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from modelops import metrics, tags
 from modelops.adapters import dvc, tracking
-from modelops.data.evalset import PIN_FILE, load_pin, pin_path
+from modelops.data.evalset import PIN_FILE, load_pin, pin_path, verified_file
 from modelops.errors import MissingEvidence, ModelOpsError, SchemaViolation
 from modelops.gate import checks, latency, report, rules, slices
 from modelops.gate.bootstrap import PairedEstimate
@@ -100,13 +100,7 @@ def pinned_eval_file(trusted: Settings) -> tuple[EvalFile, list[str]]:
         )
         return EvalFile(path, str(trusted.data.paths.eval), _md5(path), None), [warning]
     pin = load_pin(trusted.config_dir)
-    path = trusted.path(pin.path)
-    actual = _md5(path)
-    if actual != pin.md5:
-        raise MissingEvidence(
-            f"{path}: md5 {actual} does not match the pinned {pin.md5} ({pin_path(trusted.config_dir)}); "
-            "the evaluation set changed without a reviewed rotation, or `dvc pull` did not fetch it"
-        )
+    path, actual = verified_file(pin, trusted.root)
     return EvalFile(path, str(pin.path), actual, pin.md5), []
 
 
@@ -318,7 +312,7 @@ def run_gate(
                 eval_set_md5=evalfile.md5,
             ),
             rule_changes=rule_changes,
-            warnings=warnings,
+            warnings=[*warnings, *slices.eval_set_warnings(len(y), config.slices)],
             eval_set={
                 "path": evalfile.display,
                 "md5": evalfile.md5,

@@ -44,6 +44,26 @@ def expand(frame: pd.DataFrame, item: Slice) -> Iterator[tuple[str, np.ndarray]]
         yield f"{item.column} is missing", missing
 
 
+def eval_set_warnings(rows: int, config: Slices) -> list[str]:
+    """A line per configured slice that the whole evaluation set is too small for.
+
+    Each of its values is also listed as too small; this line says why none of them can be
+    judged and what a small data set sets instead (a warning, never a silent skip).
+    """
+    out = []
+    for item in config.items:
+        min_support = item.min_support or config.min_support
+        if rows >= min_support:
+            continue
+        name = item.column if item.value is None else f"{item.column} = {item.value}"
+        required = "; it is required, so the gate fails closed on it" if item.required else ""
+        out.append(
+            f"slice {name}: the evaluation set has {rows} rows, fewer than its min_support {min_support}, "
+            f"so it cannot be judged{required} (small data: lower slices min_support in gates.yaml)"
+        )
+    return out
+
+
 def evaluate(
     frame: pd.DataFrame,
     y: np.ndarray,

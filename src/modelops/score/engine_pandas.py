@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from modelops.score import output
 from modelops.score.frame import BatchScorer
+from modelops.score.source import id_column
 
 ROWS_PER_FILE = 5_000_000  # roll to a new part file beyond this many rows
 
@@ -71,7 +72,7 @@ class _Parts:
         job = self.job
         features = job.scorer.features
         table = output.output_table(
-            batch, features.id_column, scores, job.threshold, job.version, job.scored_at
+            batch, id_column(features), scores, job.threshold, job.version, job.scored_at
         )
         if self.writer is None or self.in_file >= ROWS_PER_FILE:
             self._close_part()

@@ -19,7 +19,7 @@ from modelops.data.schema import FeatureSchema
 from modelops.score import output
 from modelops.score.config import SparkConfig
 from modelops.score.engine_pandas import Job
-from modelops.score.source import Snapshot
+from modelops.score.source import Snapshot, id_column
 
 LOG_COLUMN = "_log"
 
@@ -70,7 +70,7 @@ def _output_schema(features: FeatureSchema, id_type: Any, with_log: bool) -> Any
     from pyspark.sql import types as T
 
     fields = [
-        T.StructField(features.id_column, id_type),
+        T.StructField(id_column(features), id_type),
         T.StructField(output.SCORE, T.DoubleType()),
         T.StructField(output.LABEL, T.ByteType()),
         T.StructField(output.VERSION, T.StringType()),
@@ -98,7 +98,7 @@ def _scorer_fn(broadcast: Any, job: Job, arrow_schema: Any, with_log: bool) -> A
             if batch.num_rows == 0:
                 continue
             scores = scorer.score(batch)
-            table = output.output_table(batch, features.id_column, scores, threshold, version, scored_at)
+            table = output.output_table(batch, id_column(features), scores, threshold, version, scored_at)
             columns = list(table.columns)
             if with_log:
                 columns.append(output.prediction_json(batch, features, scores, version, timestamp))
@@ -139,18 +139,19 @@ def score(
         from pyspark.sql import types as T
 
         bound = since.tz_convert("UTC").tz_localize(None)
-        column = F.col(features.timestamp_column)
-        if isinstance(df.schema[features.timestamp_column].dataType, T.LongType):
+        stamp = features.require("timestamp_column", "--since filters the input on it")
+        column = F.col(stamp)
+        if isinstance(df.schema[stamp].dataType, T.LongType):
             df = df.filter(column >= F.lit(int(bound.value)))  # nanoseconds since the epoch
         else:
             df = df.filter(column >= F.lit(bound.to_pydatetime()))
-    df = df.select(features.id_column, *features.names)
+    df = df.select(id_column(features), *features.names)
     with_log = job.prediction_log
     broadcast = spark.sparkContext.broadcast(job.scorer)
     try:
         from pyspark.sql.pandas.types import to_arrow_schema
 
-        schema = _output_schema(features, df.schema[features.id_column].dataType, with_log)
+        schema = _output_schema(features, df.schema[id_column(features)].dataType, with_log)
         large = spark.conf.get("spark.sql.execution.arrow.useLargeVarTypes", "false") == "true"
         arrow_schema = to_arrow_schema(schema, timezone="UTC", prefers_large_types=large)
         scored = df.mapInArrow(_scorer_fn(broadcast, job, arrow_schema, with_log), schema)

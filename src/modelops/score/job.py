@@ -143,11 +143,7 @@ def _since_filter(snapshot: source.Snapshot, settings: Settings, since: str | No
 
     from modelops.monitor.job import parse_since
 
-    column = settings.features.timestamp_column
-    if column is None:
-        raise source.InputError(
-            "--since needs a timestamp_column in configs/features.yaml, which declares none"
-        )
+    column = settings.features.require("timestamp_column", "--since filters the input on it")
     if column not in snapshot.dataset.schema.names:
         raise source.InputError(f"--since needs the timestamp column {column!r}, which the input lacks")
     ts: Any = parse_since(since)  # not None: since is set
@@ -188,12 +184,7 @@ def run(
     engine = request.engine or cfg.engine
     features = settings.features
 
-    if features.id_column is None:
-        # The output rows and their prediction records (request_id) are keyed by the id.
-        raise source.InputError(
-            "configs/features.yaml declares no id_column: batch scoring writes each score beside "
-            "its row's id (and labels join on it); declare one to score in batch"
-        )
+    source.id_column(features)  # refused up front, in one line, without an id column
     ref = reference(settings.root, request.release, request.track)
     snapshot = source.open_snapshot(request.input, features)
     source.check_columns(snapshot, features)

@@ -83,9 +83,11 @@ def _json_lines(
 ) -> pa.Array:
     import duckdb
 
+    from modelops.score.source import id_column
+
     names = features.names
     table = pa.table(
-        {"__id": batch.column(features.id_column), "__score": pa.array(scores, pa.float64())}
+        {"__id": batch.column(id_column(features)), "__score": pa.array(scores, pa.float64())}
         | {name: batch.column(name) for name in names}
     )
     feats = ", ".join(f"{_sql_string(n)}: {_sql_ident(n)}" for n in names)

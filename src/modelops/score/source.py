@@ -79,9 +79,17 @@ def _visible(path: str, base: str) -> bool:
     return not any(part.startswith(_HIDDEN) for part in rel.split("/"))
 
 
+def id_column(schema: FeatureSchema) -> str:
+    """The id column the output is keyed by (configs/features.yaml id_column is optional)."""
+    return schema.require(
+        "id_column",
+        "batch scoring writes each score beside its row's id (and labels join on it); declare one",
+    )
+
+
 def csv_types(schema: FeatureSchema) -> dict[str, pa.DataType]:
     """Declared CSV column types: numbers as float64, categories as strings (no guessing per block)."""
-    types: dict[str, pa.DataType] = {schema.id_column: pa.string()}
+    types: dict[str, pa.DataType] = {id_column(schema): pa.string()}
     for f in schema.features:
         types[f.name] = pa.float64() if f.kind == "numeric" else pa.string()
     return types
@@ -139,14 +147,15 @@ def _kind(t: pa.DataType) -> str:
 
 def allowed_columns(schema: FeatureSchema) -> set[str]:
     """Columns an input may carry: the id, the features, and the snapshot time and label (ignored)."""
-    return {schema.id_column, schema.timestamp_column, schema.label, *schema.names}
+    optional = {c for c in (schema.id_column, schema.timestamp_column) if c is not None}
+    return {*optional, schema.label, *schema.names}
 
 
 def column_problems(schema: FeatureSchema, arrow: pa.Schema, source: str) -> list[str]:
     """Every way the input's columns differ from the declared schema (pure)."""
     names = list(arrow.names)
     problems = []
-    missing = [c for c in [schema.id_column, *schema.names] if c not in names]
+    missing = [c for c in [id_column(schema), *schema.names] if c not in names]
     if missing:
         problems.append(f"{source}: missing column(s) {', '.join(missing)}")
     extra = [c for c in names if c not in allowed_columns(schema)]
@@ -166,7 +175,7 @@ def column_problems(schema: FeatureSchema, arrow: pa.Schema, source: str) -> lis
 
 
 def columns(schema: FeatureSchema) -> list[str]:
-    return [schema.id_column, *schema.names]
+    return [id_column(schema), *schema.names]
 
 
 def check_columns(snapshot: Snapshot, schema: FeatureSchema) -> None:
@@ -252,12 +261,12 @@ def scan(snapshot: Snapshot, schema: FeatureSchema, chunk_rows: int, sample_rows
     rows = null_ids = 0
     for batch in batches(snapshot, schema, chunk_rows):
         rows += batch.num_rows
-        null_ids += batch.column(schema.id_column).null_count
+        null_ids += batch.column(id_column(schema)).null_count
         sampler.add(batch)
     if rows == 0:
         raise InputError(f"input {snapshot.uri}: no rows to score")
     if null_ids:
-        raise InputError(f"input {snapshot.uri}: column {schema.id_column!r} has {null_ids} null id(s)")
+        raise InputError(f"input {snapshot.uri}: column {id_column(schema)!r} has {null_ids} null id(s)")
     return Scan(rows, null_ids, sampler.result())
 
 
@@ -265,7 +274,7 @@ def to_pandas(table: pa.Table, schema: FeatureSchema) -> Any:
     """The id and features as the baseline check expects: floats, and categories as plain strings."""
     import pandas as pd
 
-    cols = {schema.id_column: table.column(schema.id_column).to_pandas()}
+    cols = {id_column(schema): table.column(id_column(schema)).to_pandas()}
     for f in schema.features:
         col = table.column(f.name)
         if f.kind == "numeric":

@@ -17,7 +17,7 @@ import pandas as pd
 from modelops import metrics
 from modelops.adapters import dvc, tracking
 from modelops.contract import ModelPackage, load_package
-from modelops.data.ingest import read_table
+from modelops.data.ingest import read_table, snapshot_source
 from modelops.errors import SchemaViolation
 from modelops.settings import Settings
 from modelops.tags import BASELINE_PROFILE_ARTIFACT
@@ -96,11 +96,13 @@ def data_params(
     """What was actually loaded: the validated snapshot's rows and the source, in one line each.
 
     `rows` comes from the validation report of the current raw snapshot (train checked its md5);
-    `source` is the package's description of configs/data.yaml `source:` (never a secret).
+    `source` is the description ingest stored in that snapshot (the package's describe(), never
+    a secret), else today's configs/data.yaml `source:` described the same way.
     """
+    stored = snapshot_source(settings.path(settings.data.paths.raw))
     return {
         "rows": str(report.get("rows", "unknown")),
-        "source": package.describe_source(package.source(settings)),
+        "source": stored or package.describe_source(package.source(settings)),
         "train_rows": str(train_rows),
         "valid_rows": str(valid_rows),
     }
