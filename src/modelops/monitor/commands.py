@@ -30,14 +30,12 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from modelops.monitor import job
-    from modelops.monitor.config import FILENAME, MonitoringConfig
+    from modelops.monitor import config, job
     from modelops.monitor.render import VERDICT_EXIT
-    from modelops.settings import load_section, load_settings
+    from modelops.settings import load_settings
 
     settings = load_settings(Path(args.root))
-    cfg = load_section(settings.config_dir, FILENAME, MonitoringConfig)
-    cfg.check_against(settings.features, str(settings.config_dir / FILENAME))
+    cfg = config.load(settings)
     inputs = job.Inputs(
         predictions=args.predictions,
         out=args.out,

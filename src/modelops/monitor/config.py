@@ -1,11 +1,16 @@
 """configs/monitoring.yaml as typed settings, checked against the feature schema."""
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from modelops.data.schema import FeatureSchema
 from modelops.errors import ConfigError
 from modelops.metrics import ECE_BINS
 from modelops.strict import Strict as _Strict
+
+if TYPE_CHECKING:
+    from modelops.settings import Settings
 
 FILENAME = "monitoring.yaml"
 
@@ -90,3 +95,12 @@ class MonitoringConfig(_Strict):
                 )
             if s.value not in cats:
                 raise ConfigError(f"{source}: slices.{i}.value: {s.value!r} is not a category of {s.column}")
+
+
+def load(settings: "Settings") -> MonitoringConfig:
+    """configs/monitoring.yaml, validated and checked against the feature schema."""
+    from modelops.settings import load_section
+
+    cfg = load_section(settings.config_dir, FILENAME, MonitoringConfig)
+    cfg.check_against(settings.features, str(settings.config_dir / FILENAME))
+    return cfg

@@ -13,12 +13,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from modelops.adapters.prometheus import Prometheus
 from modelops.errors import MetricsUnavailable, ModelOpsError
 from modelops.release import canary as policy
 from modelops.release.state import track_version
 from modelops.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from modelops.monitor.job import Inputs
 
 log = logging.getLogger(__name__)
 PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
@@ -96,25 +100,23 @@ def split_by_version(
     return {track: (paths[track], counts[track]) for track in versions}
 
 
+def _monitor(settings: Settings, inputs: "Inputs") -> dict[str, Any]:
+    """The monitor job, as `modelops monitor` runs it, with the registry's scorer in a scratch dir."""
+    from modelops.monitor import config, job
+    from modelops.monitor.commands import registry_scorer
+
+    with tempfile.TemporaryDirectory(prefix="modelops-canary-") as tmp:
+        return job.run(settings, config.load(settings), inputs, registry_scorer(settings, Path(tmp)))
+
+
 def monitor_track(
     settings: Settings, predictions: Path, labels: Path | None, out: Path
 ) -> policy.MonitorVerdict:
     """`modelops monitor` on one track's predictions; its verdict, or "error" when it could not evaluate."""
     from modelops.monitor import job
-    from modelops.monitor.commands import registry_scorer
-    from modelops.monitor.config import FILENAME, MonitoringConfig
-    from modelops.settings import load_section
 
     try:
-        cfg = load_section(settings.config_dir, FILENAME, MonitoringConfig)
-        cfg.check_against(settings.features, str(settings.config_dir / FILENAME))
-        with tempfile.TemporaryDirectory(prefix="modelops-canary-") as tmp:
-            summary = job.run(
-                settings,
-                cfg,
-                job.Inputs(predictions=predictions, out=out, labels=labels),
-                registry_scorer(settings, Path(tmp)),
-            )
+        summary = _monitor(settings, job.Inputs(predictions=predictions, out=out, labels=labels))
     except ModelOpsError as exc:
         log.error("monitoring %s could not evaluate: %s", predictions, exc)
         return "error"
@@ -131,20 +133,10 @@ def monitor_store(
 ) -> dict[str, tuple[policy.MonitorVerdict, int]]:
     """`modelops monitor --store` over the window, once for both tracks; each track's verdict and rows."""
     from modelops.monitor import job
-    from modelops.monitor.commands import registry_scorer
-    from modelops.monitor.config import FILENAME, MonitoringConfig
-    from modelops.settings import load_section
 
+    inputs = job.Inputs(predictions=None, out=out, labels=labels, store=store, since=since)
     try:
-        cfg = load_section(settings.config_dir, FILENAME, MonitoringConfig)
-        cfg.check_against(settings.features, str(settings.config_dir / FILENAME))
-        with tempfile.TemporaryDirectory(prefix="modelops-canary-") as tmp:
-            summary = job.run(
-                settings,
-                cfg,
-                job.Inputs(predictions=None, out=out, labels=labels, store=store, since=since),
-                registry_scorer(settings, Path(tmp)),
-            )
+        summary = _monitor(settings, inputs)
     except ModelOpsError as exc:
         log.error("monitoring the store %s could not evaluate: %s", store, exc)
         return {track: ("error", 0) for track in versions}
