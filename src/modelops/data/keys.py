@@ -34,9 +34,8 @@ def describe(features: FeatureSchema) -> str:
 
 
 def _normalised(column: pd.Series) -> pd.Series:
-    if pd.api.types.is_bool_dtype(column):
-        return column.astype(object).map(lambda v: _MISSING if pd.isna(v) else str(v))
-    if pd.api.types.is_numeric_dtype(column):
+    # Booleans count as text: as float64 they would hash like the numbers 0 and 1.
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         # One NaN bit pattern and no negative zero: equal values hash equally.
         values = column.astype("float64") + 0.0
         return values.where(values.notna(), float("nan"))
