@@ -55,14 +55,10 @@ def redact(url: str) -> str:
 
 
 def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
-    import fsspec
+    from modelops.store.location import url_to_fs
 
-    from modelops.store.location import storage_options as env_options
-
-    protocol = url.split("://", 1)[0] if is_url(url) else "file"
     # The environment's S3-compatible endpoint and timeouts (the store's adapter), overridden by the config.
-    options = {**env_options(protocol, os.environ), **storage_options}
-    return fsspec.core.url_to_fs(url, **options)
+    return url_to_fs(url, **storage_options)
 
 
 def _files(fs: Any, target: str, url: str, fmt: Format | None) -> list[str]:

@@ -81,15 +81,20 @@ class Location:
         return bool(self.fs.exists(self.path(relative)))
 
 
+def url_to_fs(uri: str, env: Mapping[str, str] | None = None, **options: Any) -> tuple[Any, str]:
+    """fsspec's filesystem and path for `uri`, with the environment's storage options
+    (`storage_options`) overridden by `options`."""
+    env = os.environ if env is None else env
+    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+    return fsspec.core.url_to_fs(uri, **{**storage_options(protocol, env), **options})
+
+
 def open_location(uri: str, env: Mapping[str, str] | None = None, **options: Any) -> Location:
     """`uri` (local path, file://, s3://...) -> Location; options override the environment's."""
-    env = os.environ if env is None else env
     if "://" not in uri:
         uri = str(Path(uri).resolve())
-    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
-    opts = {**storage_options(protocol, env), **options}
     try:
-        fs, root = fsspec.core.url_to_fs(uri, **opts)
+        fs, root = url_to_fs(uri, env, **options)
     except (ImportError, ValueError) as exc:
         raise StoreError(f"{ENV}={uri!r}: cannot open ({exc})") from exc
     return Location(uri, fs, root.rstrip("/") or root)
