@@ -191,7 +191,7 @@ def _score(features: FeatureSchema, since: str | None = None) -> None:
 
     settings = SimpleNamespace(features=features, root=Path("/nonexistent"))
     request = Request(input="/nonexistent/in.csv", out="/nonexistent/out", since=since)
-    run(settings, ScoreConfig(), request, label_threshold=0.5, scorer_options={})  # type: ignore[arg-type]
+    run(settings, ScoreConfig(), request)  # type: ignore[arg-type]
 
 
 def test_batch_scoring_without_an_id_column_is_refused_before_reading_anything() -> None:

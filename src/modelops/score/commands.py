@@ -52,12 +52,10 @@ def handle(args: argparse.Namespace) -> int:
     from modelops.score import config, job
     from modelops.score.gate import summary_line
     from modelops.score.output import PREDICTION_LOG
-    from modelops.serve import config as serve_config
     from modelops.settings import load_settings
 
     settings = load_settings(Path(args.root))
     cfg = config.load(settings.config_dir)
-    serve = serve_config.load(settings.config_dir)
     request = job.Request(
         input=args.input,
         out=args.out,
@@ -68,14 +66,7 @@ def handle(args: argparse.Namespace) -> int:
         report=args.report,
         store=args.store or os.environ.get("PREDICTION_STORE") or None,
     )
-    result = job.run(
-        settings,
-        cfg,
-        request,
-        label_threshold=serve.label_threshold,
-        scorer_options=job.scorer_options(serve),
-        open_issue=issue_opener,
-    )
+    result = job.run(settings, cfg, request, open_issue=issue_opener)
     log = ""
     if result.location and result.manifest and cfg.output.prediction_log:
         log = result.location.removeprefix("file://") + "/" + PREDICTION_LOG

@@ -1,10 +1,12 @@
-"""The Spark engine: the same scorer, broadcast once, applied with `mapInArrow` on any cluster.
+"""The Spark engine: the same scorer, broadcast once, applied as an Arrow UDF on any cluster.
 
 The driver builds the parity-checked scorer (compiled, or the pipeline as fallback) exactly
 as the pandas engine does and broadcasts it; each executor's Python worker unpickles it
 once and reuses it for every batch (spark.sql.execution.arrow.maxRecordsPerBatch rows,
-configs/score.yaml). Arrow batches go straight into the same `BatchScorer.score` as the
-pandas engine (no pandas conversion), so the scores are identical.
+configs/score.yaml). The feature columns go as Arrow arrays straight into the same
+`BatchScorer.score` as the pandas engine (no pandas conversion), so the scores are identical;
+only the score column comes back. Everything else (id, label, version, scoring time, the
+prediction log's JSON) is a Spark expression evaluated in the JVM, not per-row Python.
 
 Paths: Spark reads and writes through Hadoop filesystems, so `s3://` becomes `s3a://`
 for Spark (the cluster needs hadoop-aws); staging is committed by the same fsspec code
@@ -20,8 +22,6 @@ from modelops.score import output
 from modelops.score.config import SparkConfig
 from modelops.score.engine_pandas import Job
 from modelops.score.source import Snapshot, id_column
-
-LOG_COLUMN = "_log"
 
 
 def session(cfg: SparkConfig) -> Any:
@@ -66,51 +66,58 @@ def read(spark: Any, snapshot: Snapshot, features: FeatureSchema) -> Any:
     return df
 
 
-def _output_schema(features: FeatureSchema, id_type: Any, with_log: bool) -> Any:
-    from pyspark.sql import types as T
+def _score_udf(broadcast: Any, names: list[str]) -> Any:
+    """The score column as a scalar-iterator Arrow UDF over the feature columns.
 
-    fields = [
-        T.StructField(id_column(features), id_type),
-        T.StructField(output.SCORE, T.DoubleType()),
-        T.StructField(output.LABEL, T.ByteType()),
-        T.StructField(output.VERSION, T.StringType()),
-        T.StructField(output.SCORED_AT, T.TimestampType()),
-    ]
-    if with_log:
-        fields.append(T.StructField(LOG_COLUMN, T.StringType()))
-    return T.StructType(fields)
-
-
-def _scorer_fn(broadcast: Any, job: Job, arrow_schema: Any, with_log: bool) -> Any:
-    """The mapInArrow function; it closes over the broadcast handle, never the scorer itself.
-
-    Arrow batches in and out: no pandas conversion and no per-row Python (the log lines stay an
-    Arrow string column); `arrow_schema` is the output schema as Spark expects it, exactly.
+    Only the features go to Python and only the score comes back: the id stays in the JVM, and
+    the label, version, scoring time and prediction-log JSON are Spark expressions. The function
+    closes over the broadcast handle, never the scorer itself; each Python worker unpickles the
+    scorer once and reuses it for every batch.
     """
-    threshold, version, timestamp, scored_at = job.threshold, job.version, job.timestamp, job.scored_at
+    from pyspark.sql.functions import ArrowUDFType, arrow_udf
+    from pyspark.sql.types import DoubleType
 
-    def score_partition(batches: Any) -> Any:
+    def scores(batches: Any) -> Any:
         import pyarrow as pa
 
         scorer = broadcast.value  # unpickled once per Python worker, then cached
-        features = scorer.features
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            scores = scorer.score(batch)
-            table = output.output_table(batch, id_column(features), scores, threshold, version, scored_at)
-            columns = list(table.columns)
-            if with_log:
-                columns.append(output.prediction_json(batch, features, scores, version, timestamp))
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.chunked_array(c).combine_chunks().cast(f.type)
-                    for c, f in zip(columns, arrow_schema, strict=True)
-                ],
-                schema=arrow_schema,
-            )
+        for arrays in batches:
+            # One column arrives as a bare array, several as a tuple.
+            columns = [arrays] if isinstance(arrays, pa.Array | pa.ChunkedArray) else list(arrays)
+            batch = pa.RecordBatch.from_arrays(columns, names=names)
+            yield pa.array(scorer.score(batch), pa.float64())
 
-    return score_partition
+    return arrow_udf(scores, DoubleType(), ArrowUDFType.SCALAR_ITER)
+
+
+def published_columns(features: FeatureSchema, job: Job) -> list[Any]:
+    """The published columns (output.output_table's, as Spark expressions over the score)."""
+    from pyspark.sql import functions as F
+
+    score = F.col(output.SCORE)
+    return [
+        F.col(id_column(features)),
+        score,
+        (score >= F.lit(job.threshold)).cast("byte").alias(output.LABEL),
+        F.lit(str(job.version)).alias(output.VERSION),
+        F.lit(job.scored_at).cast("timestamp").alias(output.SCORED_AT),
+    ]
+
+
+def log_column(features: FeatureSchema, job: Job) -> Any:
+    """One prediction-log record per row (output.prediction_json's fields) rendered by Spark."""
+    from pyspark.sql import functions as F
+
+    record = F.struct(
+        F.col(id_column(features)).cast("string").alias("request_id"),
+        F.lit(job.timestamp).alias("timestamp"),
+        F.lit(str(job.version)).alias(output.VERSION),
+        F.struct(*[F.col(n) for n in features.names]).alias("features"),
+        F.col(output.SCORE).alias(output.SCORE),
+        F.lit("batch").alias("source"),
+    )
+    # Missing feature values stay in the record as null, as the pandas engine writes them.
+    return F.to_json(record, {"ignoreNullFields": "false"}).alias("value")
 
 
 def score(
@@ -121,12 +128,22 @@ def score(
     cfg: SparkConfig,
     since: Any = None,
     spark: Any = None,
+    phases: Any = None,
 ) -> int:
-    """Score into `run`'s staging directory with Spark; return the row count written."""
+    """Score into `run`'s staging directory with Spark; return the row count written.
+
+    With the prediction log on, the scored rows are cached (MEMORY_AND_DISK: spilled, never
+    lost) so the score is computed once for both outputs; the count is read from the written
+    Parquet footers, not by another Spark job.
+    """
+    from contextlib import nullcontext
+
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    spark = spark or session(cfg)
+    phase = phases or (lambda name: nullcontext())
+    with phase("spark_session"):
+        spark = spark or session(cfg)
     # Timestamps are written as UTC instants whatever the cluster's zone.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     # The same Parquet type as the pandas engine writes (Spark's default is legacy INT96).
@@ -145,32 +162,44 @@ def score(
             df = df.filter(column >= F.lit(int(bound.value)))  # nanoseconds since the epoch
         else:
             df = df.filter(column >= F.lit(bound.to_pydatetime()))
-    df = df.select(id_column(features), *features.names)
-    with_log = job.prediction_log
+    names = features.names
     broadcast = spark.sparkContext.broadcast(job.scorer)
+    scored = df.select(
+        id_column(features), *names, _score_udf(broadcast, names)(*[F.col(n) for n in names]).alias(output.SCORE)
+    )
+    if job.prediction_log:
+        scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        from pyspark.sql.pandas.types import to_arrow_schema
-
-        schema = _output_schema(features, df.schema[id_column(features)].dataType, with_log)
-        large = spark.conf.get("spark.sql.execution.arrow.useLargeVarTypes", "false") == "true"
-        arrow_schema = to_arrow_schema(schema, timezone="UTC", prefers_large_types=large)
-        scored = df.mapInArrow(_scorer_fn(broadcast, job, arrow_schema, with_log), schema)
-        if with_log:
-            scored = scored.persist(StorageLevel.DISK_ONLY)  # scored once, written twice
         staging = hadoop_path(run.fs.unstrip_protocol(run.staging))
-        scored.drop(LOG_COLUMN).write.mode("overwrite").option("compression", "zstd").parquet(staging)
-        rows = spark.read.parquet(staging).count()
-        if with_log:
+        with phase("score_write_scores"):
+            published = scored.select(*published_columns(features, job))
+            published.write.mode("overwrite").option("compression", "zstd").parquet(staging)
+        if job.prediction_log:
             logs = hadoop_path(run.fs.unstrip_protocol(run.staged("_log")))
-            scored.select(LOG_COLUMN).write.mode("overwrite").text(logs)
-            scored.unpersist()
-            _concat(run, "_log", output.PREDICTION_LOG)
+            with phase("write_log"):
+                scored.select(log_column(features, job)).write.mode("overwrite").text(logs)
+            with phase("concat_log"):
+                _concat(run, "_log", output.PREDICTION_LOG)
     finally:
+        if job.prediction_log:
+            scored.unpersist()
         broadcast.unpersist()
     for name in run.fs.ls(run.staging, detail=False):
         if name.rsplit("/", 1)[-1] in ("_SUCCESS", "._SUCCESS.crc"):
             run.fs.rm(name)
-    return int(rows)
+    with phase("count"):
+        return _rows_written(run)
+
+
+def _rows_written(run: output.RunOutput) -> int:
+    """Rows in the staged Parquet parts, from their footers (no data read)."""
+    import pyarrow.parquet as pq
+
+    rows = 0
+    for part in run.parts():
+        with run.fs.open(output.join(run.staging, part), "rb") as fh:
+            rows += pq.ParquetFile(fh).metadata.num_rows
+    return rows
 
 
 def _concat(run: output.RunOutput, parts_dir: str, name: str) -> None:

@@ -14,7 +14,8 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +45,25 @@ class Request:
     store: str | None = None  # prediction store URI (PREDICTION_STORE); published runs only
 
 
+class Phases:
+    """Wall seconds per named phase of one run, in the order first entered (the manifest's
+    `phases_s`): where a run's time goes, measured on every run rather than in a profiler."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
+
+
 @dataclass(frozen=True)
 class Result:
     verdict: str  # pass | fail | review
@@ -53,6 +73,7 @@ class Result:
     gate: data_gate.GateOutcome
     issue: str | None = None
     stored_rows: int | None = None
+    phases: dict[str, float] | None = None  # wall seconds per phase (Phases)
 
 
 def reference(root: Path, release: Path | None, track: str | None) -> ModelRef:
@@ -154,13 +175,28 @@ def _since_filter(snapshot: source.Snapshot, settings: Settings, since: str | No
     return ds.field(column) >= pa.scalar(value.to_pydatetime(), type=typ), ts
 
 
-def scorer_options(serve: Any) -> dict[str, Any]:
-    """The server's fast-path settings (configs/serve.yaml), so batch scores match served ones."""
-    return {
-        "fast": serve.fast_path.enabled,
-        "tolerance": serve.fast_path.parity_tolerance,
-        "warmup_rows": serve.warmup_rows,
-    }
+@dataclass(frozen=True)
+class ServeOptions:
+    """What a batch run takes from configs/serve.yaml, so a batch score and label mean what a
+    served one means: the label threshold and the fast path's settings."""
+
+    label_threshold: float
+    scorer: dict[str, Any]
+
+
+def serve_options(config_dir: Path) -> ServeOptions:
+    """The one place batch scoring derives its threshold and scorer settings from serve.yaml."""
+    from modelops.serve import config as serve_config
+
+    serve = serve_config.load(config_dir)
+    return ServeOptions(
+        label_threshold=serve.label_threshold,
+        scorer={
+            "fast": serve.fast_path.enabled,
+            "tolerance": serve.fast_path.parity_tolerance,
+            "warmup_rows": serve.warmup_rows,
+        },
+    )
 
 
 def run(
@@ -168,10 +204,11 @@ def run(
     cfg: ScoreConfig,
     request: Request,
     *,
-    label_threshold: float,
-    scorer_options: dict[str, Any],
     open_issue: Callable[[str, str, tuple[str, ...]], str] | None = None,
+    spark: Any = None,
 ) -> Result:
+    """One batch run; `spark` is an existing SparkSession for the spark engine (default: the
+    active one, else a new one from score.yaml)."""
     import fsspec
 
     from modelops.adapters import tracking
@@ -179,42 +216,50 @@ def run(
     from modelops.serve.reference import fetch
 
     started = time.perf_counter()
+    phases = Phases()
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     engine = request.engine or cfg.engine
     features = settings.features
 
     source.id_column(features)  # refused up front, in one line, without an id column
-    ref = reference(settings.root, request.release, request.track)
-    snapshot = source.open_snapshot(request.input, features)
-    source.check_columns(snapshot, features)
-    row_filter, since_ts = _since_filter(snapshot, settings, request.since)
-    if row_filter is not None:
-        snapshot = replace(snapshot, dataset=snapshot.dataset.filter(row_filter))
+    with phases("open_input"):
+        options = serve_options(settings.config_dir)
+        ref = reference(settings.root, request.release, request.track)
+        snapshot = source.open_snapshot(request.input, features)
+        source.check_columns(snapshot, features)
+        row_filter, since_ts = _since_filter(snapshot, settings, request.since)
+        if row_filter is not None:
+            snapshot = replace(snapshot, dataset=snapshot.dataset.filter(row_filter))
 
     registry = tracking.registry_for(settings.root)
     with tempfile.TemporaryDirectory(prefix="modelops-score-") as tmp:
-        ref, model_dir = fetch(ref, Path(tmp) / "models", registry)  # sha256 checked before deserialising
-        pipeline = tracking.load_sklearn(model_dir, settings.model.skops_trusted_types)
-        threads = 1 if engine == "spark" else (os.cpu_count() or 1)
-        scorer = frame.load(pipeline, features, threads=threads, **scorer_options)
-        profile, baseline = load_baseline(settings, ref, Path(tmp), registry)
+        with phases("model_fetch_digest"):
+            ref, model_dir = fetch(ref, Path(tmp) / "models", registry)  # sha256 checked before deserialising
+            pipeline = tracking.load_sklearn(model_dir, settings.model.skops_trusted_types)
+        with phases("scorer_parity"):
+            threads = 1 if engine == "spark" else (os.cpu_count() or 1)
+            scorer = frame.load(pipeline, features, threads=threads, **options.scorer)
+        with phases("baseline_fetch"):
+            profile, baseline = load_baseline(settings, ref, Path(tmp), registry)
 
     tolerances = tolerances_for(settings, cfg)
-    scan = source.scan(snapshot, features, cfg.chunk_rows, cfg.data_gate.sample_rows, cfg.data_gate.seed)
-    outcome = check_gate(
-        source.to_pandas(scan.sample, features),
-        profile,
-        tolerances,
-        cfg,
-        baseline,
-        scan.rows,
-        scan.sample.num_rows,
-    )
+    with phases("gate_scan"):
+        scan = source.scan(snapshot, features, cfg.chunk_rows, cfg.data_gate.sample_rows, cfg.data_gate.seed)
+    with phases("gate_check"):
+        outcome = check_gate(
+            source.to_pandas(scan.sample, features),
+            profile,
+            tolerances,
+            cfg,
+            baseline,
+            scan.rows,
+            scan.sample.num_rows,
+        )
     _write_report(request.report, outcome, request, ref, run_id, None)
     if outcome.verdict == "fail":
         log.error("%s", data_gate.summary_line(outcome))
-        return Result("fail", 1, None, None, outcome)
+        return Result("fail", 1, None, None, outcome, phases=phases.rounded())
 
     fs, out_base = fsspec.core.url_to_fs(request.out)
     base = out_base
@@ -225,15 +270,16 @@ def run(
         else:
             base = q if q.startswith("/") else output.join(out_base, q)
     run_out = output.RunOutput(fs, base, run_id, now.strftime("%Y-%m-%d"))
-    job = Job(scorer, label_threshold, ref.version, now, run_id, cfg.output.prediction_log)
+    job = Job(scorer, options.label_threshold, ref.version, now, run_id, cfg.output.prediction_log)
     run_out.prepare()
     try:
         if engine == "spark":
             from modelops.score import engine_spark
 
-            rows = engine_spark.score(snapshot, features, job, run_out, cfg.spark, since_ts)
+            rows = engine_spark.score(snapshot, features, job, run_out, cfg.spark, since_ts, spark, phases)
         else:
-            rows = _score_pandas(snapshot, features, job, run_out, cfg.chunk_rows)
+            with phases("score_write"):
+                rows = _score_pandas(snapshot, features, job, run_out, cfg.chunk_rows)
         if rows != scan.rows:
             raise source.InputError(
                 f"input {snapshot.uri} changed while scoring: {scan.rows} rows gated, {rows} scored"
@@ -258,14 +304,16 @@ def run(
             parts=run_out.parts(),
             ref=ref,
             scorer=scorer.describe(),
-            threshold=label_threshold,
+            threshold=options.label_threshold,
             gate=outcome,
             started=now,
             wall=time.perf_counter() - started,
+            phases=phases.rounded(),
             prediction_log=cfg.output.prediction_log,
             location=fs.unstrip_protocol(run_out.final),
         )
-        manifest_path = run_out.commit(manifest)
+        with phases("commit"):
+            manifest_path = run_out.commit(manifest)
     except BaseException:
         run_out.abort()
         raise
@@ -273,7 +321,15 @@ def run(
     if outcome.verdict == "pass":
         log.info("scored %d rows with %s (%s engine) -> %s", rows, ref.uri, engine, location)
         stored = _publish(fs, run_out, request.store, settings, cfg, location)
-        return Result("pass", 0, fs.unstrip_protocol(manifest_path), location, outcome, stored_rows=stored)
+        return Result(
+            "pass",
+            0,
+            fs.unstrip_protocol(manifest_path),
+            location,
+            outcome,
+            stored_rows=stored,
+            phases=phases.rounded(),
+        )
     log.error("%s", data_gate.summary_line(outcome))
     issue = None
     if open_issue is not None:
@@ -282,7 +338,9 @@ def run(
         )
         title = f"Batch scoring quarantined: {outcome.violations[0]['column']} left its baseline"
         issue = open_issue(title, body, cfg.data_gate.issue_labels)
-    return Result("review", 1, fs.unstrip_protocol(manifest_path), location, outcome, issue)
+    return Result(
+        "review", 1, fs.unstrip_protocol(manifest_path), location, outcome, issue, phases=phases.rounded()
+    )
 
 
 def _publish(
@@ -357,6 +415,7 @@ def build_manifest(
     wall: float,
     prediction_log: bool,
     location: str,
+    phases: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The run's manifest (pure): what was scored, with what, by which engine, and how long it took."""
     return {
@@ -366,6 +425,8 @@ def build_manifest(
         "engine": engine,
         "scored_at": started.isoformat(),
         "wall_seconds": round(wall, 3),
+        # Up to the manifest: committing and the prediction store come after it.
+        "phases_s": phases or {},
         "input": {
             "uri": snapshot.uri,
             "format": snapshot.format,
