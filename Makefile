@@ -24,7 +24,7 @@ help:  ## list targets
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install -q --python $(PY) -r requirements.lock
+	$(BIN)/uv pip install -q --compile-bytecode --python $(PY) -r requirements.lock
 	$(BIN)/uv pip install -q --python $(PY) --no-deps -e .
 	touch $@
 
