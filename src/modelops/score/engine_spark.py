@@ -15,6 +15,7 @@ as the pandas engine, manifest last.
 
 import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 from modelops.data.schema import FeatureSchema
@@ -57,10 +58,14 @@ def read(spark: Any, snapshot: Snapshot, features: FeatureSchema) -> Any:
     paths = [hadoop_path(f.path) for f in snapshot.files]
     if snapshot.format == "csv":
         # Every column a string (as the pandas engine reads the id); declared numbers cast to double.
+        # An empty category cell is the empty string, as Arrow's CSV reader (the pandas engine's)
+        # reads it: Spark would make it null, and the prediction logs would differ.
         df = spark.read.option("header", True).csv(paths)
         for f in features.features:
             if f.kind == "numeric":
                 df = df.withColumn(f.name, F.col(f.name).cast("double"))
+            else:
+                df = df.withColumn(f.name, F.coalesce(F.col(f.name), F.lit("")))
     else:
         df = spark.read.parquet(*paths)
     return df
@@ -74,12 +79,14 @@ def _score_udf(broadcast: Any, names: list[str]) -> Any:
     closes over the broadcast handle, never the scorer itself; each Python worker unpickles the
     scorer once and reuses it for every batch.
     """
-    from pyspark.sql.functions import ArrowUDFType, arrow_udf
+    from typing import Iterator
+
+    import pyarrow as pa
+    from pyspark.sql.functions import arrow_udf
     from pyspark.sql.types import DoubleType
 
-    def scores(batches: Any) -> Any:
-        import pyarrow as pa
-
+    # Spark reads the UDF kind (scalar, iterator of column tuples) from these type hints.
+    def scores(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
         scorer = broadcast.value  # unpickled once per Python worker, then cached
         for arrays in batches:
             # One column arrives as a bare array, several as a tuple.
@@ -87,7 +94,7 @@ def _score_udf(broadcast: Any, names: list[str]) -> Any:
             batch = pa.RecordBatch.from_arrays(columns, names=names)
             yield pa.array(scorer.score(batch), pa.float64())
 
-    return arrow_udf(scores, DoubleType(), ArrowUDFType.SCALAR_ITER)
+    return arrow_udf(scores, DoubleType())
 
 
 def published_columns(features: FeatureSchema, job: Job) -> list[Any]:
@@ -163,7 +170,10 @@ def score(
         else:
             df = df.filter(column >= F.lit(bound.to_pydatetime()))
     names = features.names
-    broadcast = spark.sparkContext.broadcast(job.scorer)
+    # A task given several cores (spark.task.cpus) splits each batch's tree walk over them, as
+    # the pandas engine does over the machine's cores; by default one thread per task.
+    threads = int(spark.sparkContext.getConf().get("spark.task.cpus", "1"))
+    broadcast = spark.sparkContext.broadcast(replace(job.scorer, threads=threads))
     scored = df.select(
         id_column(features), *names, _score_udf(broadcast, names)(*[F.col(n) for n in names]).alias(output.SCORE)
     )
@@ -203,12 +213,17 @@ def _rows_written(run: output.RunOutput) -> int:
 
 
 def _concat(run: output.RunOutput, parts_dir: str, name: str) -> None:
-    """Spark's text part files -> one JSON-lines file (streamed), then drop the parts."""
+    """Spark's text part files -> one JSON-lines file, then drop the parts. One part (one input
+    split) is renamed, not copied; several are streamed into one file."""
     fs = run.fs
     src = run.staged(parts_dir)
-    with fs.open(run.staged(name), "wb") as out:
-        for part in sorted(p for p in fs.ls(src, detail=False) if p.rsplit("/", 1)[-1].startswith("part-")):
-            with fs.open(part, "rb") as fh:
-                while block := fh.read(1 << 22):
-                    out.write(block)
+    parts = sorted(p for p in fs.ls(src, detail=False) if p.rsplit("/", 1)[-1].startswith("part-"))
+    if len(parts) == 1:
+        fs.mv(parts[0], run.staged(name))
+    else:
+        with fs.open(run.staged(name), "wb") as out:
+            for part in parts:
+                with fs.open(part, "rb") as fh:
+                    while block := fh.read(1 << 22):
+                        out.write(block)
     fs.rm(src, recursive=True)
