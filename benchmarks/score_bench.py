@@ -159,9 +159,9 @@ def run_pandas(root: Path, release: Path, data: Path, out: Path) -> dict:
 
 # What each timed Spark side does, printed with the figures so the ratio compares like with like.
 SIDES = {
-    "modelops_spark": "modelops score --engine spark (job.run): columns check, model download + sha256 check, "
-    "scorer parity check, data gate (count + seeded sample + baseline checks with Evidently), score, "
-    "write the Parquet scores AND the prediction log (JSON lines), manifest last",
+    "modelops_spark": "modelops score --engine spark (job.run): columns check, model download + "
+    "sha256 check, scorer parity check, data gate (count + seeded sample + baseline checks with "
+    "Evidently), score, write the Parquet scores AND the prediction log (JSON lines), manifest last",
     "spark_udf": "mlflow.pyfunc.spark_udf(predict_proba) on the same session and rows: read, score, "
     "write id + score as Parquet (no gate, no digest/parity check, no log, no manifest)",
 }

@@ -79,7 +79,7 @@ def _score_udf(broadcast: Any, names: list[str]) -> Any:
     closes over the broadcast handle, never the scorer itself; each Python worker unpickles the
     scorer once and reuses it for every batch.
     """
-    from typing import Iterator
+    from collections.abc import Iterator
 
     import pyarrow as pa
     from pyspark.sql.functions import arrow_udf
@@ -94,7 +94,7 @@ def _score_udf(broadcast: Any, names: list[str]) -> Any:
             batch = pa.RecordBatch.from_arrays(columns, names=names)
             yield pa.array(scorer.score(batch), pa.float64())
 
-    return arrow_udf(scores, DoubleType())
+    return arrow_udf(scores, DoubleType())  # type: ignore[call-overload]  # the stubs lack (f, returnType)
 
 
 def published_columns(features: FeatureSchema, job: Job) -> list[Any]:
@@ -112,7 +112,7 @@ def published_columns(features: FeatureSchema, job: Job) -> list[Any]:
 
 
 def log_column(features: FeatureSchema, job: Job) -> Any:
-    """One prediction-log record per row (output.prediction_json's fields) rendered by Spark."""
+    """One prediction-log record per row (output.prediction_buffer's fields) rendered by Spark."""
     from pyspark.sql import functions as F
 
     record = F.struct(
@@ -175,7 +175,9 @@ def score(
     threads = int(spark.sparkContext.getConf().get("spark.task.cpus", "1"))
     broadcast = spark.sparkContext.broadcast(replace(job.scorer, threads=threads))
     scored = df.select(
-        id_column(features), *names, _score_udf(broadcast, names)(*[F.col(n) for n in names]).alias(output.SCORE)
+        id_column(features),
+        *names,
+        _score_udf(broadcast, names)(*[F.col(n) for n in names]).alias(output.SCORE),
     )
     if job.prediction_log:
         scored = scored.persist(StorageLevel.MEMORY_AND_DISK)

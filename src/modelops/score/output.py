@@ -62,7 +62,7 @@ def prediction_buffer(
     renders the JSON (vectorised; a Python loop cost ~50 us a row), each line ends in a newline,
     and the bytes are the string column's data buffer: no per-row Python at all.
     """
-    column = _json_lines(batch, features, scores, version, timestamp, newline=True)
+    column = _json_lines(batch, features, scores, version, timestamp)
     column = column.cast(pa.large_string()) if pa.types.is_string_view(column.type) else column
     width = np.int64 if pa.types.is_large_string(column.type) else np.int32
     offsets = np.frombuffer(column.buffers()[1], dtype=width)
@@ -70,17 +70,11 @@ def prediction_buffer(
     return column.buffers()[2].slice(start, stop - start)
 
 
-def prediction_json(
+def _json_lines(
     batch: Any, features: FeatureSchema, scores: np.ndarray, version: str, timestamp: str
 ) -> pa.Array:
-    """The same records as a string column, one JSON document per row and no newline (Spark's
-    text writer adds it)."""
-    return _json_lines(batch, features, scores, version, timestamp, newline=False)
-
-
-def _json_lines(
-    batch: Any, features: FeatureSchema, scores: np.ndarray, version: str, timestamp: str, newline: bool
-) -> pa.Array:
+    """One JSON document per row, each ending in a newline. The Spark engine renders the same
+    fields with Spark's to_json (engine_spark.log_column); the engines' logs are compared in tests."""
     import duckdb
 
     from modelops.score.source import id_column
@@ -95,8 +89,7 @@ def _json_lines(
         # request_id is the id column's value, so delayed labels join on it like online ones.
         "SELECT to_json({'request_id': CAST(__id AS VARCHAR), 'timestamp': $ts, "
         f"'{VERSION}': $version, 'features': {{{feats}}}, '{SCORE}': __score, 'source': 'batch'}})::VARCHAR "
-        + ("|| chr(10) " if newline else "")
-        + "AS line FROM lines_in"
+        + "|| chr(10) AS line FROM lines_in"
     )
     with duckdb.connect() as con:
         con.register("lines_in", table)
