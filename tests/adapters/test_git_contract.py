@@ -100,7 +100,7 @@ def test_a_new_file_is_committed_and_listed(repo: Git) -> None:
 def test_history_reads_trailers_from_the_last_paragraph_only(repo: Git) -> None:
     _promote(repo, 2)
     rel = _edit(repo, "README.md", "x\n")
-    repo.commit_paths([rel], "docs\n\nModelops-Track: looks like one, but is not the last paragraph\n\nFixes.\n")
+    repo.commit_paths([rel], "docs\n\nModelops-Track: looks like one, but not the last paragraph\n\nFixes.\n")
     rel = _edit(repo, "README.md", "y\n")
     repo.commit_paths([rel], "both\n\nBody.\n\nModelops-Track: canary\nModelops-Track: stable\n")
     history = repo.history(TRAILERS)
@@ -116,14 +116,14 @@ def test_history_reads_trailers_from_the_last_paragraph_only(repo: Git) -> None:
 
 def test_a_commit_with_nothing_to_commit_fails_and_keeps_head(repo: Git) -> None:
     head = repo.head()
-    with pytest.raises(GitError, match="^git commit failed: "):
+    with pytest.raises(GitError, match=r"^git commit failed: "):
         repo.commit_paths([Path("README.md")], "nothing\n")
     assert repo.head() == head
 
 
 def test_an_unknown_path_fails_naming_it(repo: Git) -> None:
     head = repo.head()
-    with pytest.raises(GitError, match="git add failed: .*absent.txt"):
+    with pytest.raises(GitError, match=r"git add failed: .*absent\.txt"):
         repo.commit_paths([Path("absent.txt")], "absent\n")
     assert repo.head() == head
 
@@ -160,7 +160,7 @@ def test_a_revert_that_no_longer_applies_fails_with_the_tree_unchanged(repo: Git
     old = _promote(repo, 2)
     _promote(repo, 3)  # rewrites the same line
     head = repo.head()
-    with pytest.raises(GitError, match="^git revert failed: "):
+    with pytest.raises(GitError, match=r"^git revert failed: "):
         repo.revert(old)
     assert repo.head() == head
     assert repo.changed_paths() == []
@@ -170,7 +170,7 @@ def test_a_revert_that_no_longer_applies_fails_with_the_tree_unchanged(repo: Git
 def test_a_revert_over_local_edits_of_its_files_fails_and_keeps_them(repo: Git) -> None:
     pointer = _promote(repo, 2)
     _edit(repo, "k8s/model.env", "MODEL_VERSION=9\n")
-    with pytest.raises(GitError, match="^git revert failed: "):
+    with pytest.raises(GitError, match=r"^git revert failed: "):
         repo.revert(pointer)
     assert repo.head() == pointer
     assert (repo.root / "k8s/model.env").read_text() == "MODEL_VERSION=9\n"

@@ -39,7 +39,10 @@ class Commit:
 class Git(Protocol):
     """What lineage, promotion, rollback, `release verify` and `init` ask of one checkout."""
 
-    root: Path
+    @property
+    def root(self) -> Path:
+        """The work tree."""
+        ...
 
     def is_repository(self) -> bool: ...
 
