@@ -118,10 +118,22 @@ class GitRepo:
 
     root: Path
 
-    def _run(self, args: list[str], stdin: str | None = None, strip: bool = True) -> str:
+    def _run(
+        self,
+        args: list[str],
+        stdin: str | None = None,
+        strip: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> str:
         try:
             out = subprocess.run(
-                ["git", *args], cwd=self.root, input=stdin, capture_output=True, text=True, check=False
+                ["git", *args],
+                cwd=self.root,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                check=False,
+                env=env,
             )
         except OSError as exc:  # git missing, root missing
             raise GitError(f"git {args[0]}: {exc}") from exc
@@ -132,6 +144,10 @@ class GitRepo:
 
     def _git(self, *args: str) -> str:
         return self._run(list(args))
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Any other git command (push, remote, log -1 ...) for the workflow glue, with `env` when given."""
+        return self._run(list(args), env=env)
 
     def is_repository(self) -> bool:
         try:
