@@ -81,6 +81,14 @@ def test_spark_scores_a_csv_with_missing_and_unseen_values_as_the_pandas_engine_
     scores = results["spark"][0]["score"]
     assert scores.notna().all() and scores.nunique() > ROWS // 10
 
+    # The manifest says where the run's time went, phase by phase, within its wall time.
+    (path,) = (tmp_path / "spark").glob("scored_date=*/run=*/" + output.MANIFEST)
+    manifest = json.loads(path.read_text())
+    phases = manifest["phases_s"]
+    assert {"model_fetch_digest", "gate_check", "score_write_scores", "write_log"} <= set(phases)
+    assert all(v >= 0 for v in phases.values())
+    assert 0 < sum(phases.values()) <= manifest["wall_seconds"] + 0.01
+
 
 def test_spark_with_large_arrow_string_types_scores_as_the_pandas_engine_does(
     scoring: Scoring, tmp_path: Path, spark: object
