@@ -123,9 +123,11 @@ def generate(
         hit = np.random.default_rng([seed, 1]).random(rows) < sc.zero_fill_fraction
         frame.loc[hit, sc.zero_fill_feature] = 0
     if keys:
+        # Row i is the same applicant in every snapshot (a larger one adds applicants), as a
+        # warehouse's key would be; the eval-set tests rely on it.
         stamps = np.random.default_rng([seed, 2]).integers(0, days * 86400, rows)
         frame.insert(0, TIMESTAMP_COLUMN, pd.Timestamp(start) + pd.to_timedelta(stamps, unit="s"))
-        frame.insert(0, ID_COLUMN, [f"A{seed:04d}-{i:07d}" for i in range(rows)])
+        frame.insert(0, ID_COLUMN, [f"A{i:07d}" for i in range(rows)])
     return frame
 
 

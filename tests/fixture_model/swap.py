@@ -197,6 +197,8 @@ def swap_in_fixture(
     _edit(configs / "gates.yaml", lambda d: _gates(d, keys))
     # 7. configs/monitoring.yaml: slices and small-data minimums.
     _edit(configs / "monitoring.yaml", lambda d: _monitoring(d, keys, rows))
+    # Per-feature overrides name the example's columns: none for the fixture.
+    _clear_feature_overrides(configs)
     # 8. The example's generated history does not carry over: no profile, pin or releases.
     for stale_file in ("data/baseline/profile.json", "configs/eval_set.yaml", "data/eval/eval.parquet.dvc"):
         (root / stale_file).unlink(missing_ok=True)
@@ -204,6 +206,14 @@ def swap_in_fixture(
         for child in (root / generated).iterdir() if (root / generated).is_dir() else ():
             if child.is_dir():
                 shutil.rmtree(child)
+
+
+def _clear_feature_overrides(configs: Path) -> None:
+    if (configs / "baseline.yaml").is_file():
+        _edit(configs / "baseline.yaml", lambda d: d.update(features={}))
+    _edit(configs / "monitoring.yaml", lambda d: d["drift"].update(features={}))
+    if (configs / "score.yaml").is_file():
+        _edit(configs / "score.yaml", lambda d: d["data_gate"].update(tolerances=None))
 
 
 def copy_package(target: Path) -> Path:

@@ -10,12 +10,43 @@ any model package. Typical use:
     f"models:/{model_name(s)}/1", label(s), id_column(s), segment_slice(s)
 """
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from modelops.contract import load_package
-from modelops.settings import Settings
+from modelops.settings import Settings, load_settings
+from tests.fixture_model import swap
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def fixture_configs(root: Path, rows: int = 8000, **options: Any) -> Settings:
+    """`root/configs`: the repository's configs with the fixture swapped in, as settings.
+
+    For tests that need settings but no project (no git, DVC or registry). `options` go to
+    `swap_in_fixture`; the default is the machinery projects' shape (generator, keys, trees).
+    """
+    shutil.copytree(REPO / "configs", root / "configs", dirs_exist_ok=True)
+    _rename(root / "configs")
+    kw: dict[str, Any] = {"estimator": "hist_gradient_boosting", "keys": True, "generator": True, **options}
+    swap.swap_in_fixture(root, rows, **kw)
+    return load_settings(root)
+
+
+def _rename(configs: Path) -> None:
+    """What `modelops init --name loans --package fixture_model` writes in configs/ (no git needed)."""
+    from modelops import init
+
+    model, data = configs / "model.yaml", configs / "data.yaml"
+    old = yaml.safe_load(model.read_text())
+    model.write_text(
+        init.rewrite_model_yaml(model.read_text(), old["package"], swap.MODEL, swap.PACKAGE, swap.OWNER)
+    )
+    data.write_text(init.rewrite_raw_path(data.read_text(), old["name"], swap.MODEL))
 
 
 def model_name(settings: Settings) -> str:
