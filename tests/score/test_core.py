@@ -10,14 +10,21 @@ import pyarrow as pa
 import pytest
 
 from modelops.score import gate, output, source
-from modelops.settings import load_settings
+from modelops.settings import Settings
+from tests.helpers.fixture import fixture_configs
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def features():  # type: ignore[no-untyped-def]
-    return load_settings(REPO).features
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The fixture package's configs (tests/fixture_model), not the example's."""
+    return fixture_configs(tmp_path_factory.mktemp("score-core"))
+
+
+@pytest.fixture(scope="module")
+def features(settings: Settings):  # type: ignore[no-untyped-def]
+    return settings.features
 
 
 def _schema(features, **override: pa.DataType) -> pa.Schema:  # type: ignore[no-untyped-def]
@@ -123,11 +130,10 @@ def test_abort_leaves_nothing(tmp_path: Path) -> None:
     assert not Path(run.staging).exists() and output.committed_runs(fs, str(tmp_path)) == []
 
 
-def test_frame_path_matches_the_pipeline_and_ignores_chunking() -> None:
+def test_frame_path_matches_the_pipeline_and_ignores_chunking(settings: Settings) -> None:
     from modelops.contract import load_package
     from modelops.score import frame
 
-    settings = load_settings(REPO)
     features = settings.features
     package = load_package(settings)
     data = package.load_data(package.source(settings, rows=4000, seed=3))
