@@ -51,6 +51,17 @@ def test_declared_columns_pass_and_each_problem_is_named(features) -> None:  # t
     assert source.column_problems(features, ok.append(pa.field(features.label, pa.int8())), "in") == []
 
 
+def test_an_empty_csv_field_is_a_missing_value_not_a_category(features, tmp_path: Path) -> None:
+    """pandas' to_csv writes a missing category as an empty field; it must read back as null."""
+    category, number = features.categorical[0], features.numeric[0]
+    (tmp_path / "in.csv").write_text(
+        f"{features.id_column},{category},{number}\na,,\nb,{features.feature(category).categories[0]},1.5\n"
+    )
+    table = source.open_snapshot(str(tmp_path / "in.csv"), features).dataset.to_table()
+    assert table.column(category).to_pylist() == [None, features.feature(category).categories[0]]
+    assert table.column(number).to_pylist() == [None, 1.5]
+
+
 def test_sample_is_seeded_bounded_and_uniform() -> None:
     def draw(seed: int, batch: int) -> np.ndarray:
         sampler = source.Sampler(1000, seed)
