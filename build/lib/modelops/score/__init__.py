@@ -1,1 +1,0 @@
-"""Batch scoring: `modelops score` scores a snapshot with the served version, behind a data gate."""
