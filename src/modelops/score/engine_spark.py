@@ -58,14 +58,12 @@ def read(spark: Any, snapshot: Snapshot, features: FeatureSchema) -> Any:
     paths = [hadoop_path(f.path) for f in snapshot.files]
     if snapshot.format == "csv":
         # Every column a string (as the pandas engine reads the id); declared numbers cast to double.
-        # An empty category cell is the empty string, as Arrow's CSV reader (the pandas engine's)
-        # reads it: Spark would make it null, and the prediction logs would differ.
+        # An empty cell is null, as the pandas engine's Arrow CSV reader reads it
+        # (strings_can_be_null): tests/score/test_spark_inputs.py compares the two engines' logs.
         df = spark.read.option("header", True).csv(paths)
         for f in features.features:
             if f.kind == "numeric":
                 df = df.withColumn(f.name, F.col(f.name).cast("double"))
-            else:
-                df = df.withColumn(f.name, F.coalesce(F.col(f.name), F.lit("")))
     else:
         df = spark.read.parquet(*paths)
     return df
