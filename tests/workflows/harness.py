@@ -31,9 +31,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("MODELOPS_TEST_VENV", PROJECT / ".venv"))
 ACT = VENV / "bin" / "act"
 STANDINS = Path(__file__).parent / "standins"
-REPOSITORY = "acme/churn"
+REPOSITORY = "acme/models"
 TOKEN = "ghs_test_token_not_a_secret"
-MODEL = "churn"
 _SKIP_TOP = {".venv", ".mlflow", "mlruns", "data", "artifacts", ".dvcstore", "out", ".git"}
 _SKIP_ANY = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
 _USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
@@ -109,6 +108,13 @@ class Project:
     def modelops(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
         return run([str(VENV / "bin" / "modelops"), *args], cwd or self.root, self.env(), check=check)
 
+    @property
+    def model(self) -> str:
+        """The registered model name (configs/model.yaml `name` of the copy)."""
+        from modelops.settings import load_settings
+
+        return load_settings(self.root).model.name
+
     def head(self) -> str:
         return git(self.root, "rev-parse", "HEAD")
 
@@ -160,7 +166,7 @@ def create_experiment(project: Project) -> None:
         "mlflow.create_experiment(sys.argv[2], artifact_location=sys.argv[3])"
     )
     location = (project.tmp / "mlflow" / "artifacts").as_uri()
-    run([sys.executable, "-c", code, project.mlflow_uri, MODEL, location], project.tmp, project.env())
+    run([sys.executable, "-c", code, project.mlflow_uri, project.model, location], project.tmp, project.env())
 
 
 def pinned_actions() -> dict[str, str]:

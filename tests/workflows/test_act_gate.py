@@ -126,7 +126,7 @@ def test_pr_loosening_gates_yaml_is_judged_by_the_base_rules(gated: Gated, fake_
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=project.mlflow_uri)
-    tags = client.get_model_version(h.MODEL, version).tags
+    tags = client.get_model_version(project.model, version).tags
     assert tags["gate.verdict"] == "fail"
     assert tags["gate.gates_sha256"] == hashlib.sha256(trusted_gates).hexdigest()
     assert tags["gate.gates_sha256"] != hashlib.sha256(proposed_gates).hexdigest()
