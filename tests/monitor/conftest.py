@@ -48,7 +48,7 @@ class Project:
         return write_labels(path, frame, self.settings.features.label)
 
     def write_release(self, version: int, train_md5: str) -> Path:
-        return write_release(self.root, version, train_md5)
+        return write_release(self.root, self.settings.model.name, version, train_md5)
 
     def served(self, rows: int, seed: int, incident: Incident | None = None) -> pd.DataFrame:
         """New rows from the package's own source (after `incident`, if any), scored by the released model."""
@@ -74,15 +74,15 @@ def project(tmp_path_factory) -> Project:
     cache = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
     cache.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(split, cache)
-    write_release(root, 1, md5)
+    write_release(root, settings.model.name, 1, md5)
     cfg = load_section(settings.config_dir, FILENAME, MonitoringConfig)
     return Project(root, settings, cfg, pipe, md5)
 
 
-def write_release(root: Path, version: int, train_md5: str) -> Path:
+def write_release(root: Path, name: str, version: int, train_md5: str) -> Path:
     """A valid release record (the release step's one writer) naming `train_md5` as its training data."""
     tags = {**TAGS, "train_md5": train_md5}
-    return write_record(root, make_record(version, "0" * 64, tags=tags, track="stable"))
+    return write_record(root, make_record(version, "0" * 64, name=name, tags=tags, track="stable"))
 
 
 def write_logs(
