@@ -1,8 +1,12 @@
 """Shared fixtures: a throw-away copy of the project, trained once per session.
 
-`trained_project` is a real git repository with the project's configs, dvc.yaml and
-sources, a small generated snapshot run through the real DVC pipeline, and its own
-embedded MLflow store. Each step's tests build on it instead of mocking the registry.
+`trained_project` is a real git repository with the project's configs, dvc.yaml and the
+machinery, with the fixture model package swapped in for the example (tests/fixture_model,
+the README's checklist: model `loans`, gradient-boosted trees, its generator with an id, a
+timestamp and a segment), a small generated snapshot run through the real DVC pipeline, and
+its own embedded MLflow store. Each step's tests build on it instead of mocking the registry,
+and none depends on the example: a team that replaces it keeps these green.
+Names the tests need are read from settings (tests/helpers/fixture.py).
 """
 
 import os
@@ -16,16 +20,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.fixture_model import swap
+
 pytest_plugins = ["tests.skip_policy"]  # CI=true: an unlisted skip fails the run
 REPO = Path(__file__).resolve().parents[1]
 SMALL_ROWS = 8000
 SMALL_ITER = 40
-# The configured model package (configs/model.yaml `package`, the directory dvc.yaml watches).
+# The configured model package (configs/model.yaml `package`, the directory dvc.yaml watches):
+# copied only into projects that keep it (`make_project(fixture=False)`).
 MODEL_PACKAGE = yaml.safe_load((REPO / "configs/model.yaml").read_text())["package"]
 # Copied into every throw-away project; data and stores are created fresh.
 PROJECT_FILES = (
     "configs",
-    f"src/{MODEL_PACKAGE}",
     "src/modelops",
     "dvc.yaml",
     ".dvc/config",
@@ -39,6 +45,11 @@ PROJECT_FILES = (
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# The contract names `fixture_model.*`: importable here and in every subprocess (DVC stages,
+# served processes, act) without installing it.
+_FIXTURE_PATH = str(swap.importable())
+sys.path.insert(0, _FIXTURE_PATH)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_FIXTURE_PATH, os.environ.get("PYTHONPATH")) if p)
 
 
 def _git(root: Path, *args: str) -> str:
@@ -60,10 +71,25 @@ def _shrink_source(source: dict[str, object], rows: int) -> None:
         source["rows"] = rows
 
 
-def make_project(root: Path, rows: int = SMALL_ROWS, max_iter: int = SMALL_ITER) -> Path:
-    """Copy the project skeleton into `root`, shrink the data, and commit it."""
+def make_project(
+    root: Path,
+    rows: int = SMALL_ROWS,
+    max_iter: int = SMALL_ITER,
+    *,
+    fixture: bool = True,
+    keys: bool = True,
+    estimator: str = "hist_gradient_boosting",
+) -> Path:
+    """Copy the project skeleton into `root`, make it the fixture model's, shrink it, commit it.
+
+    `fixture` (the default): the README's checklist swaps the fixture package in
+    (`modelops init` then `swap_in_fixture` with its generator, `rows` rows, `keys` and
+    `estimator`); the configured example is not copied. `fixture=False`: the project as
+    configured (the conformance test applies the checklist itself; the example's own tests).
+    """
     root.mkdir(parents=True, exist_ok=True)
-    for rel in PROJECT_FILES:
+    files = PROJECT_FILES if fixture else (*PROJECT_FILES, f"src/{MODEL_PACKAGE}")
+    for rel in files:
         src = REPO / rel
         if not src.exists():
             continue
@@ -73,17 +99,30 @@ def make_project(root: Path, rows: int = SMALL_ROWS, max_iter: int = SMALL_ITER)
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
         else:
             shutil.copy2(src, dst)
-    edit_yaml(root / "configs/data.yaml", lambda d: _shrink_source(d["source"], rows))
-    edit_yaml(
-        root / "configs/train.yaml",
-        lambda d: (d["params"].update(max_iter=max_iter), d.update(importance_rows=500, threads=1)),
-    )
     (root / ".dvc/config").write_text(
         (root / ".dvc/config").read_text().replace("../.dvcstore", str(root / ".dvcstore"))
     )
+    if fixture:
+        swap.copy_package(root / "src" / swap.PACKAGE)  # init renames, it need not copy
     _git(root, "init", "-q", "-b", "main")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "chore: throw-away project")
+    if fixture:
+        from modelops import init
+
+        init.run(root, swap.MODEL, swap.PACKAGE, swap.OWNER)
+        swap.swap_in_fixture(root, rows, estimator=estimator, keys=keys, generator=True)
+    else:
+        edit_yaml(root / "configs/data.yaml", lambda d: _shrink_source(d["source"], rows))
+    edit_yaml(
+        root / "configs/train.yaml",
+        lambda d: (
+            d["params"].update(max_iter=max_iter) if d["estimator"] == "hist_gradient_boosting" else None,
+            d.update(importance_rows=500, threads=1),
+        ),
+    )
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", f"make it ours: {swap.PACKAGE}" if fixture else "chore: small sizes")
     return root
 
 

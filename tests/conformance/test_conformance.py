@@ -2,11 +2,12 @@
 
 A copy of the repository (`make_project`) gets the fixture package (tests/fixture_model:
 loan defaults, label `defaulted`, 400 CSV rows, no id, timestamp or segment) by the steps of
-the README's "Make it yours" checklist (tests/conformance/swap.py), and then the real tools
+the README's "Make it yours" checklist (tests/fixture_model/swap.py), and then the real tools
 run the whole lifecycle in subprocesses: `dvc repro` with `modelops data eval-set create`,
 train, gate, promote, `modelops serve` answering real HTTP requests, monitor on its prediction
-log with delayed labels, a second version, and rollback. Every process gets a `churn` that
-refuses to import, so the run proves the machinery needs nothing from the example.
+log with delayed labels, a second version, and rollback. Every process gets the example's
+package (configs/model.yaml `package`) as one that refuses to import, so the run proves the
+machinery needs nothing from the example.
 """
 
 import json
@@ -23,13 +24,16 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+import yaml
 
-from tests.conformance.swap import DATA_FILE, MODEL, OWNER, PACKAGE, python_path, swap_in_fixture
-from tests.conftest import Project, make_project, modelops_bin
+from tests.conftest import MODEL_PACKAGE, REPO, Project, make_project, modelops_bin
 from tests.fixture_model.data import LABEL, ROWS, generate
+from tests.fixture_model.swap import DATA_FILE, MODEL, OWNER, PACKAGE, python_path, swap_in_fixture
 from tests.helpers.process import wait_http_ok
 
 pytestmark = pytest.mark.integration
+# The example's label (the repository's configs/features.yaml): it must not survive the swap.
+EXAMPLE_LABEL = yaml.safe_load((REPO / "configs/features.yaml").read_text())["label"]
 
 
 class Swapped(Project):
@@ -60,6 +64,7 @@ class Swapped(Project):
 
 
 def _env(root: Path, blocked: Path) -> dict[str, str]:
+    """Subprocess env: the project's src/ and a blocked example package on PYTHONPATH (nothing else)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -67,7 +72,7 @@ def _env(root: Path, blocked: Path) -> dict[str, str]:
     }
     env.update(
         PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        PYTHONPATH=python_path(root, blocked),
+        PYTHONPATH=python_path(root, blocked, MODEL_PACKAGE),
         GIT_AUTHOR_NAME="test",
         GIT_AUTHOR_EMAIL="test@example.com",
         GIT_COMMITTER_NAME="test",
@@ -81,7 +86,7 @@ def _env(root: Path, blocked: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def swapped(tmp_path_factory: pytest.TempPathFactory) -> Swapped:
     base = tmp_path_factory.mktemp("conformance")
-    root = make_project(base / "project")
+    root = make_project(base / "project", fixture=False)  # the example, as a team finds it
     project = Swapped(root)
     project.env = _env(root, base / "blocked")
     project.modelops("init", "--name", MODEL, "--package", PACKAGE, "--owner", OWNER)
@@ -165,7 +170,7 @@ def test_the_fixture_package_runs_the_whole_lifecycle(swapped: Swapped, tmp_path
     assert (settings.model.name, settings.model.package) == (MODEL, PACKAGE)
     assert settings.features.id_column is None
     raw = pd.read_parquet(p.root / settings.data.paths.raw)
-    assert len(raw) == ROWS and LABEL in raw.columns and "churned" not in raw.columns
+    assert len(raw) == ROWS and LABEL in raw.columns and EXAMPLE_LABEL not in raw.columns
     train = pd.read_parquet(p.root / "data/split/train.parquet")
     valid = pd.read_parquet(p.root / "data/split/valid.parquet")
     evalset = pd.read_parquet(p.root / "data/eval/eval.parquet")

@@ -1,6 +1,10 @@
-"""The contract between modelops and the model package. If this fails after you edited
-src/<your model>/, the message says which function and what the contract expects."""
+"""The contract between modelops and the model package, on the fixture package (tests/fixture_model).
 
+The machinery resolves the contract's functions, checks their signatures and what they return,
+and explains a broken edit. The example's own contract test is src/churn/tests/test_contract.py.
+"""
+
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -14,19 +18,26 @@ from sklearn.utils.validation import check_is_fitted
 from modelops.contract import load_package, resolve
 from modelops.data.validate import validate_frame
 from modelops.errors import ContractError
-from modelops.settings import load_settings
+from modelops.settings import Settings, load_settings
 from tests.conftest import REPO
+from tests.fixture_model.swap import swap_in_fixture
+
+ROWS = 2000
 
 
 @pytest.fixture(scope="module")
-def settings():  # type: ignore[no-untyped-def]
-    return load_settings(REPO, ["data.source.rows=2000"])
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The repository's configs with the fixture package swapped in (its generator, with keys)."""
+    root = tmp_path_factory.mktemp("contract")
+    shutil.copytree(REPO / "configs", root / "configs")
+    swap_in_fixture(root, ROWS, estimator="hist_gradient_boosting", keys=True, generator=True)
+    return load_settings(root)
 
 
 def test_load_data_returns_a_frame_that_passes_the_declared_schema(settings) -> None:  # type: ignore[no-untyped-def]
     frame = load_package(settings).raw_snapshot(settings)
     assert isinstance(frame, pd.DataFrame)
-    assert len(frame) == 2000
+    assert len(frame) == ROWS
     assert validate_frame(frame, settings.features)["status"] == "passed"
 
 

@@ -1,19 +1,19 @@
 """The baseline data check: a new snapshot against the profile of the last accepted one.
 
-Unit tests drive `check_baseline` on generated frames (feature names come from settings, except
-for the issue's own acceptance case, a zero-filled `days_since_last_login`). The integration
-tests run the real `dvc repro` and `modelops data validate --path`.
+Unit tests drive `check_baseline` on frames from the fixture package's generator (feature names
+come from settings; the issue's acceptance case is a zero-filled nullable float feature). The
+integration tests run the real `dvc repro` and `modelops data validate --path`.
 """
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from churn.data import Scenario, generate
 from modelops.adapters.dvc import md5
 from modelops.cli import main
 from modelops.data.baseline import (
@@ -27,24 +27,36 @@ from modelops.data.baseline import (
     save_profile,
 )
 from modelops.errors import ConfigError
-from modelops.settings import load_settings
-from tests.conftest import REPO, Project, edit_yaml
+from modelops.settings import Settings
+from tests.conftest import Project, edit_yaml
+from tests.helpers.fixture import fixture_configs, numeric_feature, rows
 
 ROWS = 20_000
 
 
 @pytest.fixture(scope="module")
-def features():  # type: ignore[no-untyped-def]
-    return load_settings(REPO).features
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return fixture_configs(tmp_path_factory.mktemp("baseline"))
 
 
 @pytest.fixture(scope="module")
-def tolerances(features) -> BaselineTolerances:  # type: ignore[no-untyped-def]
-    return load_tolerances(REPO / "configs", features)
+def features(settings: Settings):  # type: ignore[no-untyped-def]
+    return settings.features
 
 
 @pytest.fixture(scope="module")
-def accepted() -> pd.DataFrame:
+def tolerances(settings: Settings) -> BaselineTolerances:
+    return load_tolerances(settings.config_dir, settings.features)
+
+
+@pytest.fixture(scope="module")
+def generate(settings: Settings) -> Callable[..., pd.DataFrame]:
+    """A snapshot of the package's generator: generate(rows, seed, **scenario)."""
+    return lambda n, seed, **scenario: rows(settings, n, seed, **scenario)
+
+
+@pytest.fixture(scope="module")
+def accepted(generate) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     return generate(ROWS, 42)
 
 
@@ -78,30 +90,31 @@ def test_same_snapshot_gives_identical_profile(accepted: pd.DataFrame, features)
 
 
 @pytest.mark.parametrize("seed", [7, 8, 9])
-def test_healthy_snapshot_with_another_seed_passes(seed: int, profile: Profile, tolerances) -> None:  # type: ignore[no-untyped-def]
+def test_healthy_snapshot_with_another_seed_passes(seed: int, profile: Profile, tolerances, generate) -> None:  # type: ignore[no-untyped-def]
     report = check_baseline(generate(ROWS, seed), profile, tolerances)
     assert report.passed, report.summary()
     assert report.violations == ()
 
 
-def test_zero_filled_feature_is_named_with_baseline_new_and_limit(profile: Profile, tolerances) -> None:  # type: ignore[no-untyped-def]
-    broken = generate(
-        ROWS, 7, scenario=Scenario(zero_fill_feature="days_since_last_login", zero_fill_fraction=0.38)
-    )
+def test_zero_filled_feature_is_named_with_baseline_new_and_limit(
+    profile: Profile, tolerances, generate, settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    name = numeric_feature(settings)
+    broken = generate(ROWS, 7, zero_fill_feature=name, zero_fill_fraction=0.38)
     report = check_baseline(broken, profile, tolerances)
     assert not report.passed
     first = report.violations[0]
-    assert (first.column, first.rule, first.limit) == ("days_since_last_login", "zero_share", 5.0)
-    assert first.baseline == profile.features["days_since_last_login"].zero_share
+    assert (first.column, first.rule, first.limit) == (name, "zero_share", 5.0)
+    assert first.baseline == profile.features[name].zero_share
     assert first.new is not None and 0.36 < first.new < 0.41
     expected = (
-        f"days_since_last_login: share of 0 rose from {100 * first.baseline:.1f}% "
+        f"{name}: share of 0 rose from {100 * first.baseline:.1f}% "
         f"to {100 * first.new:.1f}% (limit +5 points)"
     )
     assert first.message == expected
     assert report.summary().startswith(expected) and "\n" not in report.summary()
     # Evidently's distribution test sees it too.
-    assert ("days_since_last_login", "drift") in {(v.column, v.rule) for v in report.violations}
+    assert (name, "drift") in {(v.column, v.rule) for v in report.violations}
 
 
 def test_null_spike_is_named(accepted: pd.DataFrame, profile: Profile, tolerances, features) -> None:  # type: ignore[no-untyped-def]
@@ -152,7 +165,9 @@ def test_per_feature_override_switches_a_rule_off(
     assert check_baseline(frame, profile, relaxed).passed
 
 
-def test_p_value_method_uses_evidentlys_direction(accepted: pd.DataFrame, profile: Profile, features) -> None:  # type: ignore[no-untyped-def]
+def test_p_value_method_uses_evidentlys_direction(
+    accepted: pd.DataFrame, profile: Profile, features, generate
+) -> None:  # type: ignore[no-untyped-def]
     """ks drifts when the p-value is BELOW the threshold: Evidently's verdict, not `score >= threshold`."""
     from modelops.data.baseline import Defaults, Drift, DriftTest
 
@@ -175,9 +190,9 @@ def test_unknown_tolerance_key_is_named(tmp_path: Path) -> None:
         load_tolerances(tmp_path)
 
 
-def _zero_fill(root: Path, feature: str = "days_since_last_login", fraction: float = 0.38) -> None:
+def _zero_fill(root: Path, feature: str, fraction: float = 0.38) -> None:
     def change(d: dict) -> None:  # type: ignore[type-arg]
-        d["source"]["scenario"].update(zero_fill_feature=feature, zero_fill_fraction=fraction)
+        d["source"].setdefault("scenario", {}).update(zero_fill_feature=feature, zero_fill_fraction=fraction)
         d["source"]["seed"] = 7
 
     edit_yaml(root / "configs/data.yaml", change)
@@ -196,18 +211,20 @@ def test_zero_filled_snapshot_stops_dvc_repro_and_validate_path(
     assert '"status": "bootstrap"' in report
     profile_path = p.root / "data/baseline/profile.json"
     accepted = profile_path.read_bytes()
+    name = numeric_feature(p.settings)
+    raw = p.settings.path(p.settings.data.paths.raw)
 
-    _zero_fill(p.root)
+    _zero_fill(p.root, name)
     out = p.sh(dvc, "repro", "validate", check=False)
     assert out.returncode != 0
-    pattern = r"days_since_last_login: share of 0 rose from \d\.\d% to 3[6-9]\.\d% \(limit \+5 points\)"
+    pattern = rf"{name}: share of 0 rose from \d\.\d% to 3[6-9]\.\d% \(limit \+5 points\)"
     assert re.search(pattern, out.stderr), out.stderr
     assert profile_path.read_bytes() == accepted  # a rejected snapshot never becomes the baseline
     assert not (p.root / "data/validated/report.json").exists()
 
     # The same file through `modelops data validate --path` (check only): exit 1, same message.
     broken = tmp_path / "broken.parquet"
-    broken.write_bytes((p.root / "data/raw/churn.parquet").read_bytes())
+    broken.write_bytes(raw.read_bytes())
     out = p.sh(
         str(Path(sys.executable).with_name("modelops")),
         "data",
@@ -217,9 +234,7 @@ def test_zero_filled_snapshot_stops_dvc_repro_and_validate_path(
         check=False,
     )
     assert out.returncode == 1
-    assert out.stderr.startswith(
-        "modelops data validate: error: days_since_last_login: share of 0 rose from "
-    )
+    assert out.stderr.startswith(f"modelops data validate: error: {name}: share of 0 rose from ")
     assert len(out.stderr.strip().splitlines()) == 1
 
     # A healthy snapshot with another seed: no false alarm, and it becomes the new baseline.
@@ -233,17 +248,19 @@ def test_zero_filled_snapshot_stops_dvc_repro_and_validate_path(
     p.repro("validate")
     assert '"status": "passed"' in (p.root / "data/validated/report.json").read_text()
     assert profile_path.read_bytes() != accepted
-    assert load_profile(profile_path).source.endswith(md5(p.root / "data/raw/churn.parquet"))
+    assert load_profile(profile_path).source.endswith(md5(raw))
 
 
 def test_validate_path_passes_a_healthy_file_without_accepting_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import shutil
-
     root = tmp_path / "p"
-    shutil.copytree(REPO / "configs", root / "configs")
-    settings = load_settings(root)
+    settings = fixture_configs(root)
+    name = numeric_feature(settings)
+
+    def generate(n: int, seed: int, **scenario: object) -> pd.DataFrame:
+        return rows(settings, n, seed, **scenario)
+
     profile_path = settings.path(settings.data.paths.profile)
     save_profile(build_profile(generate(5000, 1), settings.features), profile_path)
     before = profile_path.read_bytes()
@@ -254,12 +271,7 @@ def test_validate_path_passes_a_healthy_file_without_accepting_it(
     assert profile_path.read_bytes() == before
     assert not settings.path(settings.data.paths.validation_report).exists()
     broken = tmp_path / "broken.parquet"
-    generate(
-        5000, 2, scenario=Scenario(zero_fill_feature="days_since_last_login", zero_fill_fraction=0.38)
-    ).to_parquet(broken)
+    generate(5000, 2, zero_fill_feature=name, zero_fill_fraction=0.38).to_parquet(broken)
     assert main(["--root", str(root), "data", "validate", "--path", str(broken)]) == 1
     err = capsys.readouterr().err
-    assert (
-        "days_since_last_login: share of 0 rose from" in err
-        and "[baseline data/baseline/profile.json]" in err
-    )
+    assert f"{name}: share of 0 rose from" in err and "[baseline data/baseline/profile.json]" in err
