@@ -16,5 +16,6 @@ the data source, ``source_config: churn.data:Source``):
     An *unfitted* scikit-learn Pipeline whose input is a DataFrame of the declared
     feature columns and which implements ``predict_proba``.
 
-``tests/contract/test_contract.py`` checks both and explains a broken edit.
+``tests/test_contract.py`` (this package's own tests, which a team replaces) checks both and
+explains a broken edit.
 """

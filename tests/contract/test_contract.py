@@ -1,7 +1,7 @@
 """The contract between modelops and the model package, on the fixture package (tests/fixture_model).
 
 The machinery resolves the contract's functions, checks their signatures and what they return,
-and explains a broken edit. The example's own contract test is src/churn/tests/test_contract.py.
+and explains a broken edit. The example's own contract test lives with it (src/<package>/tests/).
 """
 
 import shutil

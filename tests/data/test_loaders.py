@@ -175,6 +175,6 @@ def test_a_failed_connection_never_echoes_the_password() -> None:
 
 def test_read_files_is_the_one_reader_labels_ingest_uses_too(tmp_path: Path) -> None:
     """Labels keep ids as strings ("007" is not 7) through the shared reader's options."""
-    (tmp_path / "labels.csv").write_text("request_id,churned\n007,1\n")
+    (tmp_path / "labels.csv").write_text("request_id,defaulted\n007,1\n")
     frame = read_files(str(tmp_path / "labels.csv"), options={"dtype": str})
     assert frame["request_id"].tolist() == ["007"]

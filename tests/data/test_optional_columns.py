@@ -2,7 +2,7 @@
 
 Without an id, rows are keyed by a stable hash of their content (or of `key_columns`): the
 split and the evaluation-set pin work on that key. These tests use the fixture model's
-schema (tests/fixture_model: no id, no timestamp, no segment), never the churn example's.
+schema (tests/fixture_model: no id, no timestamp, no segment), never the example's.
 """
 
 import re

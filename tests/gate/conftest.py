@@ -17,7 +17,7 @@ def fake_github() -> Iterator[FakeGitHub]:
 @pytest.fixture
 def github_env(fake_github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path) -> FakeGitHub:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("GITHUB_TOKEN", "test-token")
-    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/loans")
     monkeypatch.setenv("GITHUB_API_URL", fake_github.url)
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     return fake_github

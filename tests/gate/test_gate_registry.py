@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from modelops.gate.checks import FIRST_RELEASE
+from tests.helpers.fixture import categorical_feature, segment, segment_slice
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -24,6 +25,12 @@ def _gate(project, out: Path, candidate: int, champion: str = "auto") -> tuple[i
 
 def _checks(report: dict, kind: str | None = None) -> dict[str, dict]:
     return {c["name"]: c for c in report["checks"] if kind is None or c["kind"] == kind}
+
+
+def _auc_change(report: dict) -> dict:
+    """The roc_auc non-inferiority check (its margin is configs/gates.yaml's)."""
+    (check,) = [c for n, c in _checks(report, "change").items() if n.startswith("roc_auc non-inferior")]
+    return check
 
 
 @pytest.fixture
@@ -49,20 +56,20 @@ def weak_version(trained_project) -> int:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def slice_regressing_version(trained_project) -> int:  # type: ignore[no-untyped-def]
-    """The shipped training setup, but with enterprise labels shuffled: against the weak
-    champion it gains overall while losing the enterprise ranking."""
-    from churn.pipeline import build_pipeline
+    """The shipped training setup, but with the segment's labels shuffled: against the weak
+    champion it gains overall while losing the segment's ranking."""
     from modelops.adapters import tracking
+    from modelops.contract import load_package
     from modelops.data.ingest import read_table
+    from tests.helpers.fixture import in_segment
     from tests.helpers.registry import register_pipeline
 
     s = trained_project.settings
     frame = read_table(s.path(s.data.paths.train))
     y = frame[s.features.label].to_numpy().copy()
-    ent = (frame["plan"].astype(str) == "enterprise").to_numpy()
-    y[ent] = np.random.default_rng(0).permutation(y[ent])
-    params = dict(s.train.params)
-    pipe = build_pipeline(s.features, s.train.estimator, params, s.train.seed).fit(frame[s.features.names], y)
+    seg = in_segment(s, frame).to_numpy()
+    y[seg] = np.random.default_rng(0).permutation(y[seg])
+    pipe = load_package(s).unfitted_pipeline(s).fit(frame[s.features.names], y)
     registry = tracking.registry_for(s.root)
     base = registry.get_version(s.model.name, trained_project.version)
     lineage = {k: v for k, v in base.tags.items() if not k.startswith("gate.") and k != "model_sha256"}
@@ -121,7 +128,7 @@ def test_identical_models_interval_contains_zero_and_pass(trained_project, tmp_p
 def test_degraded_candidate_fails(trained_project, weak_version: int, tmp_path: Path) -> None:
     code, report = _gate(trained_project, tmp_path / "gate", weak_version, str(trained_project.version))
     assert code == 1 and report["verdict"] == "fail"
-    assert _checks(report)["roc_auc non-inferior (margin 0.01)"]["status"] == "fail"
+    assert _auc_change(report)["status"] == "fail"
     md = (tmp_path / "gate/gate.md").read_text()
     assert md.startswith("## ❌ Gate failed")
 
@@ -134,23 +141,24 @@ def test_improved_candidate_passes(trained_project, weak_version: int, tmp_path:
     # model against itself, not on this deliberately tiny champion.
     gates_yaml(lambda d: (d["slices"].update(items=[]), d["latency"].update(max_ratio=10.0)))
     code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, str(weak_version))
-    auc = _checks(report)["roc_auc non-inferior (margin 0.01)"]
+    auc = _auc_change(report)
     assert auc["delta"] > 0 and auc["interval"][0] > 0
     assert code == 0, [c["message"] for c in report["checks"] if c["status"] != "pass"]
 
 
-def test_aggregate_gain_with_enterprise_regression_fails_on_that_slice(
+def test_aggregate_gain_with_segment_regression_fails_on_that_slice(
     trained_project, slice_regressing_version: int, weak_version: int, tmp_path: Path
 ) -> None:
     code, report = _gate(trained_project, tmp_path / "gate", slice_regressing_version, str(weak_version))
-    aggregate = _checks(report)["roc_auc non-inferior (margin 0.01)"]
+    aggregate = _auc_change(report)
     assert aggregate["delta"] > 0, "the construction must improve aggregate AUC"
     assert aggregate["status"] == "pass"
-    enterprise = _checks(report, "slice")["plan = enterprise"]
-    assert enterprise["status"] == "fail" and enterprise["delta"] < 0
+    name = segment_slice(trained_project.settings, " = ")
+    regressed = _checks(report, "slice")[name]
+    assert regressed["status"] == "fail" and regressed["delta"] < 0
     assert code == 1
     md = (tmp_path / "gate/gate.md").read_text()
-    assert "❌ **regressed** | plan = enterprise" in md
+    assert f"❌ **regressed** | {name}" in md
 
 
 def test_unknown_metric_fails_closed_and_says_so(trained_project, tmp_path: Path, gates_yaml) -> None:  # type: ignore[no-untyped-def]
@@ -174,7 +182,7 @@ def test_champion_auto_reads_the_stable_release(trained_project, weak_version: i
     env = trained_project.root / "k8s/overlays/production/model.env"
     saved = env.read_text() if env.is_file() else None
     env.parent.mkdir(parents=True, exist_ok=True)
-    env.write_text(f"MODEL_NAME=churn\nMODEL_VERSION={weak_version}\n")
+    env.write_text(f"MODEL_NAME={trained_project.settings.model.name}\nMODEL_VERSION={weak_version}\n")
     try:
         _, report = _gate(trained_project, tmp_path / "gate", trained_project.version)
     finally:
@@ -278,10 +286,13 @@ def test_pin_mismatch_fails_closed_naming_both_md5s(
 def test_a_slice_value_absent_from_the_eval_set_is_a_config_error(
     trained_project, tmp_path: Path, gates_yaml, capsys
 ) -> None:  # type: ignore[no-untyped-def]
-    gates_yaml(lambda d: d["slices"]["items"][0].update(value="enterprize"))
+    column, value = segment(trained_project.settings)
+    typo = f"{value}z"
+    gates_yaml(lambda d: d["slices"]["items"][0].update(column=column, value=typo))
     code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, "none")
     assert code == 2 and report["verdict"] == "error"
-    assert "plan = 'enterprize' does not occur" in report["error"] and "enterprise" in report["error"]
+    assert f"{column} = '{typo}' does not occur" in report["error"]
+    assert value in report["error"].split(f"{column} takes the values:")[1]  # the values that do occur
 
 
 def test_an_eval_set_too_small_for_a_slice_is_a_visible_warning_not_a_silent_skip(
@@ -289,19 +300,21 @@ def test_an_eval_set_too_small_for_a_slice_is_a_visible_warning_not_a_silent_ski
 ) -> None:  # type: ignore[no-untyped-def]
     """Small data: the evaluation set is smaller than a slice's min_support. The gate still runs,
     and the report says which slice, how many rows and which min_support, at the top."""
-    gates_yaml(lambda d: d["slices"].update(items=[{"column": "contract", "min_support": 100_000}]))
+    column = categorical_feature(trained_project.settings)
+    values = len(trained_project.settings.features.feature(column).categories or ())
+    gates_yaml(lambda d: d["slices"].update(items=[{"column": column, "min_support": 100_000}]))
     code, report = _gate(trained_project, tmp_path / "gate", trained_project.version, "none")
     rows = report["eval_set"]["rows"]
     assert 0 < rows < 100_000
     expected = (
-        f"slice contract: the evaluation set has {rows} rows, fewer than its min_support 100000, "
+        f"slice {column}: the evaluation set has {rows} rows, fewer than its min_support 100000, "
         "so it cannot be judged (small data: lower slices min_support in gates.yaml)"
     )
     assert expected in report["warnings"]
     too_small = [c for c in _checks(report, "slice").values() if c["finding"] == "too small"]
-    assert len(too_small) == 3 and all(c["status"] == "skipped" for c in too_small)
-    per_value = [w for w in report["warnings"] if w.startswith("slice contract = ")]
-    assert len(per_value) == 3 and all("(min_support 100000)" in w for w in per_value)
+    assert len(too_small) == values and all(c["status"] == "skipped" for c in too_small)
+    per_value = [w for w in report["warnings"] if w.startswith(f"slice {column} = ")]
+    assert len(per_value) == values and all("(min_support 100000)" in w for w in per_value)
     markdown = (tmp_path / "gate/gate.md").read_text()
     assert f"- ⚠️ {expected}" in markdown
     assert code == 0 and report["verdict"] == "pass", "a too-small optional slice warns, it does not block"

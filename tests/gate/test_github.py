@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def _client(fake: FakeGitHub, **kwargs) -> github.GitHub:  # type: ignore[no-untyped-def]
     waits: list[float] = []
-    client = github.GitHub("test-token", "acme/churn", fake.url, sleep=waits.append, **kwargs)
+    client = github.GitHub("test-token", "acme/loans", fake.url, sleep=waits.append, **kwargs)
     client.waits = waits  # type: ignore[attr-defined]
     return client
 
@@ -37,11 +37,11 @@ def test_comment_is_created_then_updated_in_place(github_env: FakeGitHub, tmp_pa
     assert comment["body"] == "<!-- modelops:gate -->\n## ❌ Gate failed\n"
     methods = [(r["method"], r["path"]) for r in github_env.requests]
     assert methods == [
-        ("GET", "/repos/acme/churn/issues/7/comments"),
-        ("POST", "/repos/acme/churn/issues/7/comments"),
-        ("GET", "/repos/acme/churn/issues/7/comments"),
+        ("GET", "/repos/acme/loans/issues/7/comments"),
+        ("POST", "/repos/acme/loans/issues/7/comments"),
+        ("GET", "/repos/acme/loans/issues/7/comments"),
         ("GET", "/user"),  # 403 for an installation token: the comment must be github-actions[bot]'s
-        ("PATCH", f"/repos/acme/churn/issues/comments/{comment['id']}"),
+        ("PATCH", f"/repos/acme/loans/issues/comments/{comment['id']}"),
     ]
     assert all(r["authorization"] == "Bearer test-token" for r in github_env.requests)
     summary = Path(github_env_summary()).read_text()
@@ -69,7 +69,7 @@ def test_listing_is_paginated(fake_github: FakeGitHub) -> None:
         for i in range(5):
             gh.request(
                 "POST",
-                "/repos/acme/churn/issues/9/comments",
+                "/repos/acme/loans/issues/9/comments",
                 permission="x",
                 resource="y",
                 json={"body": f"chatter {i}"},
@@ -91,7 +91,7 @@ def test_listing_is_paginated(fake_github: FakeGitHub) -> None:
     [
         (401, "GITHUB_TOKEN is missing, expired or invalid"),
         (403, "needs `permissions: pull-requests: write"),
-        (404, "pull request #5 not found in acme/churn"),
+        (404, "pull request #5 not found in acme/loans"),
         (422, "GitHub rejected the request for pull request #5"),
     ],
 )
@@ -101,7 +101,7 @@ def test_client_errors_name_the_permission_or_resource(
     fake_github.fail(status, method="POST")
     with (
         _client(fake_github) as gh,
-        pytest.raises(GitHubError, match="POST /repos/acme/churn/issues/5/comments") as err,
+        pytest.raises(GitHubError, match="POST /repos/acme/loans/issues/5/comments") as err,
     ):
         gh.upsert_comment(5, "body")
     assert expected in str(err.value)
@@ -122,7 +122,7 @@ def test_a_post_refused_before_it_applied_is_retried_after_looking(fake_github: 
     # Between two POSTs there is always a lookup of the comments.
     calls = _calls(fake_github)
     for first, second in itertools.pairwise([i for i, c in enumerate(calls) if c.startswith("POST")]):
-        assert "GET /repos/acme/churn/issues/5/comments" in calls[first + 1 : second]
+        assert "GET /repos/acme/loans/issues/5/comments" in calls[first + 1 : second]
     assert len(_comments(fake_github)) == 1
 
 
@@ -154,7 +154,7 @@ def test_an_issue_post_that_applied_then_502d_creates_one_issue(fake_github: Fak
     assert len(fake_github.state.issues) == 2
     assert issue["number"] == fake_github.state.issues[-1]["number"]
     assert issue["body"].endswith("\ndetails")
-    assert sum(c == "POST /repos/acme/churn/issues" for c in _calls(fake_github)) == 2
+    assert sum(c == "POST /repos/acme/loans/issues" for c in _calls(fake_github)) == 2
 
 
 def test_a_pull_post_that_applied_then_502d_creates_one_pull(fake_github: FakeGitHub) -> None:
@@ -214,10 +214,10 @@ def test_a_rate_limited_dispatch_is_retried(fake_github: FakeGitHub) -> None:
 
 def test_sticky_comment_leaves_another_users_comment_alone(fake_github: FakeGitHub) -> None:
     fake_github.user_token("mallory-token", "mallory")
-    with github.GitHub("mallory-token", "acme/churn", fake_github.url) as mallory:
+    with github.GitHub("mallory-token", "acme/loans", fake_github.url) as mallory:
         mallory.request(
             "POST",
-            "/repos/acme/churn/issues/4/comments",
+            "/repos/acme/loans/issues/4/comments",
             permission="x",
             resource="y",
             json={"body": "<!-- modelops:gate -->\n## ✅ Gate passed (not really)"},
@@ -236,9 +236,9 @@ def test_sticky_comment_leaves_another_users_comment_alone(fake_github: FakeGitH
 def test_a_user_token_updates_its_own_comment_found_through_get_user(fake_github: FakeGitHub) -> None:
     fake_github.user_token("alice-token", "alice")
     fake_github.user_token("bob-token", "bob")
-    with github.GitHub("bob-token", "acme/churn", fake_github.url) as bob:
+    with github.GitHub("bob-token", "acme/loans", fake_github.url) as bob:
         bob.upsert_comment(2, "bob's report")
-    with github.GitHub("alice-token", "acme/churn", fake_github.url) as alice:
+    with github.GitHub("alice-token", "acme/loans", fake_github.url) as alice:
         alice.upsert_comment(2, "alice's report")
         assert alice.login == "alice"
         alice.upsert_comment(2, "alice's report v2")
@@ -273,9 +273,9 @@ def test_a_long_rate_limit_fails_instead_of_hanging(fake_github: FakeGitHub) -> 
 def test_create_issue_and_pull(fake_github: FakeGitHub) -> None:
     with _client(fake_github) as gh:
         issue = gh.create_issue("Drift detected", "details", labels=["monitoring"])
-        pull = gh.create_pull("retrain/42", "main", "Retrain churn", "because drift")
+        pull = gh.create_pull("retrain/42", "main", "Retrain loans", "because drift")
         with pytest.raises(GitHubError, match=r"422.*A pull request already exists"):
-            gh.create_pull("retrain/42", "main", "Retrain churn", "again")
+            gh.create_pull("retrain/42", "main", "Retrain loans", "again")
     assert issue["number"] and issue["labels"] == ["monitoring"]
     assert pull["head"] == "retrain/42"
     posted = [r["json"] for r in fake_github.requests if r["method"] == "POST"]
@@ -290,7 +290,7 @@ def test_comment_command_reports_missing_configuration(monkeypatch, tmp_path: Pa
     body.write_text("x")
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/loans")
     assert main(["comment", "--pr", "1", "--body", str(body)]) == 2
     assert "GITHUB_TOKEN is not set" in capsys.readouterr().err
     assert main(["comment", "--pr", "1", "--body", str(tmp_path / "nope.md")]) == 2

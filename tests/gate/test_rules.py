@@ -13,7 +13,7 @@ LOOSE = b"absolute:\n  - {metric: roc_auc, min: 0.5}\n"
 
 
 def _files(gates: bytes = GATES, pin: bytes | None = b"md5: aaa\n") -> dict[str, bytes | None]:
-    return {"gates.yaml": gates, "features.yaml": b"label: churned\n", "eval_set.yaml": pin}
+    return {"gates.yaml": gates, "features.yaml": b"label: defaulted\n", "eval_set.yaml": pin}
 
 
 def test_identical_rules_have_no_changes() -> None:

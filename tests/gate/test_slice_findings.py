@@ -12,7 +12,7 @@ from modelops.gate.checks import CheckResult
 from modelops.gate.config import Absolute, Bootstrap, Slice, SliceBlocking, Slices
 
 BASE = CheckResult(
-    "plan = x", "slice", "skipped", None, "", "", metric="roc_auc", slice="plan = x", support=300
+    "employment = x", "slice", "skipped", None, "", "", metric="roc_auc", slice="employment = x", support=300
 )
 
 
@@ -23,7 +23,7 @@ def _estimate(delta: float, low: float, high: float) -> dict[str, PairedEstimate
 
 
 def _judge(delta: float, low: float, high: float, required: bool = False, **blocking: str) -> CheckResult:
-    item = Slice(column="plan", value="x", required=required)
+    item = Slice(column="employment", value="x", required=required)
     return slices._judge(
         _estimate(delta, low, high), False, BASE, item, "roc_auc", 0.03, SliceBlocking(**blocking)
     )
@@ -62,32 +62,34 @@ def test_non_inferior_slice_passes() -> None:
 
 def test_rendered_slice_rows_use_the_finding() -> None:
     rows = report._slices_table([_judge(+0.01, -0.08, +0.10), _judge(-0.06, -0.09, -0.04)])
-    assert rows[2].startswith("| ⚠️ inconclusive | plan = x |")
-    assert rows[3].startswith("| ❌ **regressed** | plan = x |")
+    assert rows[2].startswith("| ⚠️ inconclusive | employment = x |")
+    assert rows[3].startswith("| ❌ **regressed** | employment = x |")
 
 
 def _frame(n: int = 600) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
-    plan = rng.choice(["basic", "pro", "enterprise"], size=n, p=[0.6, 0.3, 0.1])
+    employment = rng.choice(["salaried", "self_employed", "unemployed"], size=n, p=[0.6, 0.3, 0.1])
     y = (rng.random(n) < 0.3).astype(np.int64)
-    return pd.DataFrame({"plan": plan}), y, rng.random(n)
+    return pd.DataFrame({"employment": employment}), y, rng.random(n)
 
 
 def test_a_slice_value_not_in_the_evaluation_set_names_the_values_that_are() -> None:
     frame, y, scores = _frame()
-    config = Slices(items=(Slice(column="plan", value="enterprize"),))
-    with pytest.raises(ConfigError, match=r"plan = 'enterprize' does not occur.*basic, enterprise, pro"):
+    config = Slices(items=(Slice(column="employment", value="unemployd"),))
+    with pytest.raises(
+        ConfigError, match=r"employment = 'unemployd' does not occur.*salaried, self_employed, unemployed"
+    ):
         slices.evaluate(frame, y, scores, scores, config, Bootstrap(resamples=100))
 
 
 def test_small_slices_become_report_warnings() -> None:
     frame, y, scores = _frame()
-    config = Slices(min_support=100, items=(Slice(column="plan"),))
+    config = Slices(min_support=100, items=(Slice(column="employment"),))
     results = slices.evaluate(frame, y, scores, scores, config, Bootstrap(resamples=100))
     small = [r for r in results if r.finding == "too small"]
-    assert [r.name for r in small] == ["plan = enterprise"]
+    assert [r.name for r in small] == ["employment = unemployed"]
     (warning,) = report.report_warnings(results)
-    assert warning.startswith("slice plan = enterprise: too small to judge") and "not judged" in warning
+    assert warning.startswith("slice employment = unemployed: too small to judge") and "not judged" in warning
 
 
 def test_unknown_metric_is_not_called_missing_evidence() -> None:

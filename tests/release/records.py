@@ -6,6 +6,7 @@ from typing import Any
 from modelops import tags as T
 from modelops.release import record
 from modelops.release.config import ReleaseConfig
+from tests.fixture_model.swap import MODEL  # the shared projects' model (tests/fixture_model)
 
 SHA = "a" * 64
 # What training tags a version with (a release record's lineage), and then what a passing gate adds.
@@ -33,7 +34,7 @@ def make_record(
     sha: str = SHA,
     created_at: str = "2025-01-01T00:00:00Z",
     *,
-    name: str = "churn",
+    name: str = MODEL,
     tags: dict[str, str] | None = None,
     **kw: Any,
 ) -> record.ReleaseRecord:

@@ -14,6 +14,8 @@ from modelops.cli import main
 from modelops.errors import ConfigError, DigestMismatch, MissingEvidence, ReleaseError
 from modelops.release import card, overlay, record, rollback, state, verify
 from modelops.release.config import ReleaseConfig, load_release_config
+from tests.fixture_model.swap import MODEL  # records name the fixture's model, as its configs do
+from tests.helpers.fixture import fixture_configs
 from tests.release import records
 from tests.release.records import SHA, TAGS
 
@@ -26,8 +28,8 @@ def make_record(version: int, sha: str = SHA, created_at: str = "2025-01-01T00:0
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    for rel in ("configs", "k8s"):
-        shutil.copytree(REPO / rel, tmp_path / rel)
+    fixture_configs(tmp_path)  # configs name the fixture's model, as the records do
+    shutil.copytree(REPO / "k8s", tmp_path / "k8s")
     git(tmp_path, "init", "-q", "-b", "main")
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-q", "-m", "init")
@@ -55,17 +57,17 @@ def release(
     card_text: str | None = "card",
     created_at: str = "2025-01-01T00:00:00Z",
 ) -> None:
-    path = cfg.release_path(root, "churn", version)
+    path = cfg.release_path(root, MODEL, version)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(record.dump(make_record(version, sha, created_at)))
     if card_text is not None:
-        cfg.card_path(root, "churn", version).parent.mkdir(parents=True, exist_ok=True)
-        cfg.card_path(root, "churn", version).write_text(card_text)
+        cfg.card_path(root, MODEL, version).parent.mkdir(parents=True, exist_ok=True)
+        cfg.card_path(root, MODEL, version).write_text(card_text)
 
 
 def point(root: Path, track: str, version: int | None, sha: str | None = SHA) -> None:
     (state.overlay_dir(root, track) / state.MODEL_ENV).write_text(
-        overlay.model_env(track, "churn", version, sha)
+        overlay.model_env(track, MODEL, version, sha)
     )
     if track == "canary":
         kust = state.overlay_dir(root, "canary") / state.KUSTOMIZATION
@@ -79,7 +81,7 @@ def problems(root: Path) -> list[str]:
 def test_record_round_trips_and_schema_names_the_field() -> None:
     rec = make_record(3)
     assert record.load(record.dump(rec), "v3.yaml") == rec
-    assert rec.model.uri == "models:/churn/3" and rec.lineage.git_dirty is False
+    assert rec.model.uri == f"models:/{MODEL}/3" and rec.lineage.git_dirty is False
     assert (rec.gate.gates_sha256, rec.gate.features_sha256, rec.gate.eval_md5, rec.gate.at) == (
         TAGS[T.GATE_RULES_SHA256],
         TAGS[T.GATE_FEATURES_SHA256],
@@ -142,19 +144,21 @@ def test_the_one_reader_honours_releases_dir(project: Path) -> None:
     assert cfg.releases_dir == Path("audit/releases")
     rec = make_record(4)
     path = records.write_record(project, rec, cfg)
-    assert path == project / "audit/releases/churn/v4.yaml"
-    assert record.read(project, "churn", "4") == rec
-    with pytest.raises(MissingEvidence, match=r"audit/releases/churn/v5.yaml: release record does not exist"):
-        record.read(project, "churn", 5)
+    assert path == project / f"audit/releases/{MODEL}/v4.yaml"
+    assert record.read(project, MODEL, "4") == rec
+    with pytest.raises(
+        MissingEvidence, match=rf"audit/releases/{MODEL}/v5.yaml: release record does not exist"
+    ):
+        record.read(project, MODEL, 5)
     # Monitoring finds it there (and then needs the training snapshot from the DVC cache).
     with pytest.raises(
         MissingEvidence, match=f"md5 {rec.lineage.train_md5} \\(release v4\\) is not in the DVC cache"
     ):
-        monitor_ref.from_release(project, "churn", "4")
+        monitor_ref.from_release(project, MODEL, "4")
     cached = project / ".dvc/cache/files/md5" / rec.lineage.train_md5[:2] / rec.lineage.train_md5[2:]
     cached.parent.mkdir(parents=True)
     cached.write_text("x")
-    assert monitor_ref.from_release(project, "churn", "4").model_sha256 == SHA
+    assert monitor_ref.from_release(project, MODEL, "4").model_sha256 == SHA
     # Serving's overlay fallback reads the same record for its lineage.
     point(project, "stable", 4)
     ref = serve_ref.resolve(project, None, {})
@@ -162,11 +166,11 @@ def test_the_one_reader_honours_releases_dir(project: Path) -> None:
     # A record in the wrong file, or broken, is refused by every reader alike.
     path.write_text(record.dump(make_record(5)))
     for read in (
-        lambda: record.read(project, "churn", 4),
-        lambda: monitor_ref.from_release(project, "churn", "4"),
+        lambda: record.read(project, MODEL, 4),
+        lambda: monitor_ref.from_release(project, MODEL, "4"),
         lambda: serve_ref.resolve(project, None, {}),
     ):
-        with pytest.raises(MissingEvidence, match="churn v5 do not match the file path"):
+        with pytest.raises(MissingEvidence, match=f"{MODEL} v5 do not match the file path"):
             read()
 
 
@@ -211,10 +215,10 @@ def test_replica_edit_keeps_every_other_byte() -> None:
 def test_model_env_is_what_state_reads(tmp_path: Path) -> None:
     d = tmp_path / state.TRACK_OVERLAYS["canary"]
     d.mkdir(parents=True)
-    (d / state.MODEL_ENV).write_text(overlay.model_env("canary", "churn", 4, SHA))
+    (d / state.MODEL_ENV).write_text(overlay.model_env("canary", MODEL, 4, SHA))
     assert state.track_version(tmp_path, "canary") == 4
-    assert state.read_model_env(tmp_path, "canary")["MODEL_URI"] == "models:/churn/4"
-    (d / state.MODEL_ENV).write_text(overlay.model_env("canary", "churn", None, None))
+    assert state.read_model_env(tmp_path, "canary")["MODEL_URI"] == f"models:/{MODEL}/4"
+    (d / state.MODEL_ENV).write_text(overlay.model_env("canary", MODEL, None, None))
     assert state.track_version(tmp_path, "canary") is None
     assert state.stable_version(tmp_path) is None
 
@@ -234,13 +238,13 @@ def test_card_template_renders_every_section(project: Path) -> None:
         "calibration": {"valid_brier": 0.12},
     }
     ctx = {
-        "model": {"name": "churn", "owner": "@team", "description": "d"},
+        "model": {"name": MODEL, "owner": "@team", "description": "d"},
         "release": make_record(3),
         "metrics": groups,
         "params": {},
-        "features": ["tenure_months"],
-        "segment": "plan = enterprise",
-        "data": {"raw": "data/raw/churn.parquet", "train": "t", "eval": "data/split/eval.parquet"},
+        "features": ["income"],
+        "segment": "employment = unemployed",
+        "data": {"raw": f"data/raw/{MODEL}.parquet", "train": "t", "eval": "data/split/eval.parquet"},
         "rollback": "`modelops rollback --track canary`",
     }
     text = card.render(project / "configs" / cfg.card_template, ctx)
@@ -263,8 +267,8 @@ def test_card_template_renders_every_section(project: Path) -> None:
 
 
 def test_slice_metrics_from_the_evaluate_report() -> None:
-    report = {"slices": {"plan=pro": {"rows": 10, "roc_auc": 0.7, "pr_auc": float("nan")}, "bad": 1}}
-    assert card.slice_metrics(report) == {"plan=pro roc_auc": 0.7, "plan=pro rows": 10.0}
+    report = {"slices": {"housing=rent": {"rows": 10, "roc_auc": 0.7, "pr_auc": float("nan")}, "bad": 1}}
+    assert card.slice_metrics(report) == {"housing=rent roc_auc": 0.7, "housing=rent rows": 10.0}
     assert card.slice_metrics(None) == {}
 
 
@@ -292,7 +296,7 @@ def test_verify_catches_an_overlay_pointing_at_an_unreleased_version(project: Pa
     point(project, "stable", 2)
     point(project, "canary", 5)
     (found,) = problems(project)
-    assert "k8s/overlays/canary/model.env: points at churn v5, which has no release file" in found
+    assert f"k8s/overlays/canary/model.env: points at {MODEL} v5, which has no release file" in found
 
 
 def test_verify_catches_a_missing_and_an_orphan_model_card(project: Path) -> None:
@@ -300,8 +304,8 @@ def test_verify_catches_a_missing_and_an_orphan_model_card(project: Path) -> Non
     release(project, cfg, 2, card_text=None)
     point(project, "stable", 2)
     (found,) = problems(project)
-    assert "model card model_cards/churn/v2.md is missing" in found
-    orphan = cfg.card_path(project, "churn", 9)
+    assert f"model card model_cards/{MODEL}/v2.md is missing" in found
+    orphan = cfg.card_path(project, MODEL, 9)
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_text("x")
     assert any("v9.md: model card without a release file" in p for p in problems(project))
@@ -311,14 +315,14 @@ def test_verify_catches_schema_order_and_canary_replicas(project: Path) -> None:
     cfg = load_release_config(project / "configs")
     release(project, cfg, 2, created_at="2025-03-01T00:00:00Z")
     release(project, cfg, 3, created_at="2025-02-01T00:00:00Z")
-    bad = cfg.release_path(project, "churn", 4)
+    bad = cfg.release_path(project, MODEL, 4)
     bad.write_text(record.dump(make_record(5)))
     point(project, "canary", 3)
     kust = state.overlay_dir(project, "canary") / state.KUSTOMIZATION
     kust.write_text(overlay.set_replicas(kust.read_text(), 0, "k"))
     found = "\n".join(problems(project))
     assert "v3.yaml: created_at" in found and "versions must increase" in found
-    assert "v4.yaml: model.name/version churn v5 do not match the file path" in found
+    assert f"v4.yaml: model.name/version {MODEL} v5 do not match the file path" in found
     assert "canary has 0 replica(s) but MODEL_VERSION='3'" in found
 
 
@@ -369,8 +373,8 @@ def test_verify_checks_every_version_that_ever_served_kept_its_record(project: P
     git(project, "rm", "-q", "-r", "releases", "model_cards")
     git(project, "commit", "-q", "-m", "drop the audit trail")
     found = "\n".join(problems(project))
-    assert "releases/churn/v2.yaml: missing, but churn v2 served" in found
-    assert "model_cards/churn/v2.md: missing, but churn v2 served" in found
+    assert f"releases/{MODEL}/v2.yaml: missing, but {MODEL} v2 served" in found
+    assert f"model_cards/{MODEL}/v2.md: missing, but {MODEL} v2 served" in found
     shutil.rmtree(project / ".git")
     assert any("not a git checkout" in p for p in problems(project))
 
@@ -387,7 +391,7 @@ def test_promote_refuses_other_rules_and_a_stale_gate_after_rollback(project: Pa
         T.GATE_RULES_SHA256: file_digest(configs / "gates.yaml"),
         T.GATE_FEATURES_SHA256: file_digest(configs / "features.yaml"),
     }
-    mv = ModelVersion("churn", 3, "0" * 32, "", {**TAGS, **here})
+    mv = ModelVersion(MODEL, 3, "0" * 32, "", {**TAGS, **here})
     promote.check_rules(mv, configs)
     (configs / "gates.yaml").write_text((configs / "gates.yaml").read_text() + "# looser\n")
     now = file_digest(configs / "gates.yaml")
@@ -396,7 +400,7 @@ def test_promote_refuses_other_rules_and_a_stale_gate_after_rollback(project: Pa
     ):
         promote.check_rules(mv, configs)
     bare = ModelVersion(
-        "churn", 3, "0" * 32, "", {k: v for k, v in mv.tags.items() if k != T.GATE_RULES_SHA256}
+        MODEL, 3, "0" * 32, "", {k: v for k, v in mv.tags.items() if k != T.GATE_RULES_SHA256}
     )
     with pytest.raises(GateFailed, match=r"gate ran without rule digests.*re-run the gate"):
         promote.check_rules(bare, configs)
@@ -405,16 +409,16 @@ def test_promote_refuses_other_rules_and_a_stale_gate_after_rollback(project: Pa
         [_commit("1", "canary", "3"), _commit("2", reverts="1", at="2025-03-01T12:00:00+00:00")],
         "Modelops-Track",
     )
-    promote.check_regate(ModelVersion("churn", 4, "0" * 32, "", TAGS), history)  # never rolled back
-    stale = ModelVersion("churn", 3, "0" * 32, "", {**TAGS, T.GATE_AT: "2025-03-01T12:00:00+00:00"})
+    promote.check_regate(ModelVersion(MODEL, 4, "0" * 32, "", TAGS), history)  # never rolled back
+    stale = ModelVersion(MODEL, 3, "0" * 32, "", {**TAGS, T.GATE_AT: "2025-03-01T12:00:00+00:00"})
     with pytest.raises(
         GateFailed, match=r"rolled back from canary at 2025-03-01T12:00:00Z .* ran at 2025-03-01T12:00:00Z"
     ):
         promote.check_regate(stale, history)
-    untimed = ModelVersion("churn", 3, "0" * 32, "", {k: v for k, v in TAGS.items() if k != T.GATE_AT})
+    untimed = ModelVersion(MODEL, 3, "0" * 32, "", {k: v for k, v in TAGS.items() if k != T.GATE_AT})
     with pytest.raises(GateFailed, match=r"has no gate\.at tag"):
         promote.check_regate(untimed, history)
-    fresh = ModelVersion("churn", 3, "0" * 32, "", {**TAGS, T.GATE_AT: "2025-03-01T12:00:01Z"})
+    fresh = ModelVersion(MODEL, 3, "0" * 32, "", {**TAGS, T.GATE_AT: "2025-03-01T12:00:01Z"})
     promote.check_regate(fresh, history)
 
 
@@ -424,4 +428,4 @@ def test_a_duplicated_key_in_a_committed_record_is_refused_naming_line_and_key()
 
     text = record.dump(make_record(1))
     with pytest.raises(MissingEvidence, match=r"v1\.yaml:\d+: duplicate key 'track'"):
-        record.load(text + "track: stable\n", "releases/churn/v1.yaml")
+        record.load(text + "track: stable\n", f"releases/{MODEL}/v1.yaml")

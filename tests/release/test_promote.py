@@ -18,6 +18,7 @@ from modelops.digest import file_digest
 from modelops.errors import MissingEvidence
 from modelops.release import overlay, record, state
 from modelops.release.config import load_release_config
+from tests.fixture_model.swap import MODEL  # the shared project's model (the fixture package)
 from tests.helpers.registry import pass_gate
 
 pytestmark = pytest.mark.integration
@@ -103,12 +104,12 @@ def test_promote_writes_release_card_and_overlay_consistently(
         == 0
     )
     cfg = load_release_config(repo / "configs")
-    rec = record.read(repo, "churn", v)
-    mv = registry.store.get_version("churn", v)
+    rec = record.read(repo, MODEL, v)
+    mv = registry.store.get_version(MODEL, v)
     assert rec.model.model_dump() == {
-        "name": "churn",
+        "name": MODEL,
         "version": v,
-        "uri": f"models:/churn/{v}",
+        "uri": f"models:/{MODEL}/{v}",
         "run_id": mv.run_id,
         "sha256": mv.tags[T.MODEL_SHA256],
     }
@@ -124,8 +125,8 @@ def test_promote_writes_release_card_and_overlay_consistently(
     assert rec.lineage.git_sha == mv.tags[T.GIT_SHA] and rec.lineage.eval_md5 == mv.tags[T.EVAL_MD5]
     assert "scikit-learn" in rec.lineage.environment.packages
     assert (rec.track, rec.promoted_by, rec.previous_version) == ("canary", "alice", None)
-    card_text = cfg.card_path(repo, "churn", v).read_text()
-    assert f"# Model card: churn v{v}" in card_text and mv.tags["model_sha256"] in card_text
+    card_text = cfg.card_path(repo, MODEL, v).read_text()
+    assert f"# Model card: {MODEL} v{v}" in card_text and mv.tags["model_sha256"] in card_text
     assert "valid_roc_auc" in card_text and "rollback --track canary" in card_text
     env = state.read_model_env(repo, "canary")
     assert (env["MODEL_VERSION"], env["MODEL_SHA256"]) == (str(v), mv.tags["model_sha256"])
@@ -134,17 +135,17 @@ def test_promote_writes_release_card_and_overlay_consistently(
     # Two commits: the audit record first, then the pointer that rollback finds by its trailers.
     assert git(repo, "status", "--porcelain") == ""
     msg = git(repo, "log", "-1", "--format=%B")
-    assert msg.startswith(f"release(churn): promote v{v} to canary\n") and "Modelops-Track: canary" in msg
-    assert f"Modelops-Version: {v}" in msg and f"releases/churn/v{v}.yaml" in msg
+    assert msg.startswith(f"release({MODEL}): promote v{v} to canary\n") and "Modelops-Track: canary" in msg
+    assert f"Modelops-Version: {v}" in msg and f"releases/{MODEL}/v{v}.yaml" in msg
     assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == [
         "k8s/overlays/canary/kustomization.yaml",
         "k8s/overlays/canary/model.env",
     ]
-    assert git(repo, "log", "-1", "--format=%s", "HEAD~1").strip() == f"release(churn): record v{v}"
+    assert git(repo, "log", "-1", "--format=%s", "HEAD~1").strip() == f"release({MODEL}): record v{v}"
     assert "Modelops-Track" not in git(repo, "log", "-1", "--format=%B", "HEAD~1")
     assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD~1").split()) == [
-        f"model_cards/churn/v{v}.md",
-        f"releases/churn/v{v}.yaml",
+        f"model_cards/{MODEL}/v{v}.md",
+        f"releases/{MODEL}/v{v}.yaml",
     ]
     capsys.readouterr()
     assert cli(repo, "release", "verify", "--render") == 0
@@ -152,13 +153,13 @@ def test_promote_writes_release_card_and_overlay_consistently(
     assert cli(repo, "promote", str(v), "--to", "stable", "--commit", "--promoted-by", "bob") == 0
     assert state.stable_version(repo) == v and state.track_version(repo, "canary") is None
     assert overlay.replicas((state.overlay_dir(repo, "canary") / "kustomization.yaml").read_text(), "") == 0
-    assert record.read(repo, "churn", v) == rec, "release files are append-only"
+    assert record.read(repo, MODEL, v) == rec, "release files are append-only"
     assert "Modelops-Track: stable" in git(repo, "log", "-1", "--format=%B")
     assert "releases/" not in git(repo, "show", "--name-only", "--format=", "HEAD"), "pointer only"
 
     w = registry.second
     assert cli(repo, "promote", str(w), "--to", "canary", "--promoted-by", "carol") == 0
-    assert record.read(repo, "churn", w).previous_version == v
+    assert record.read(repo, MODEL, w).previous_version == v
     assert git(repo, "status", "--porcelain").strip(), "without --commit the change is left for review"
     assert cli(repo, "release", "verify") == 0
 
@@ -183,7 +184,7 @@ def test_bad_promotions_refuse_and_write_nothing(
     case: str, repo: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     v, restore, target = registry.passed, {}, "canary"
-    mv = registry.store.get_version("churn", v)
+    mv = registry.store.get_version(MODEL, v)
     gates_here = file_digest(repo / "configs/gates.yaml")
     expected = {
         "unregistered": "is not registered",
@@ -214,9 +215,9 @@ def test_bad_promotions_refuse_and_write_nothing(
         restore = {tag: mv.tags[tag]}
         value = {"gate_failed": "fail", "digest_absent": "", "rules_absent": ""}.get(case, "0" * 64)
         if value:
-            registry.store.set_version_tags("churn", v, {tag: value})
+            registry.store.set_version_tags(MODEL, v, {tag: value})
         else:
-            _delete_tag(registry.store, "churn", v, tag)
+            _delete_tag(registry.store, MODEL, v, tag)
     elif case in {"rules_changed", "features_changed"}:
         # The branch we promote from has other rules than the ones the gate judged under.
         name = "gates.yaml" if case == "rules_changed" else "features.yaml"
@@ -237,7 +238,7 @@ def test_bad_promotions_refuse_and_write_nothing(
         rc = cli(repo, "promote", str(v), "--to", target, "--commit", "--promoted-by", "mallory")
     finally:
         if restore:
-            registry.store.set_version_tags("churn", v, restore)
+            registry.store.set_version_tags(MODEL, v, restore)
     err = capsys.readouterr().err
     assert rc != 0 and expected in err, err
     assert tree(repo) == before and git(repo, "status", "--porcelain") == ""
@@ -298,15 +299,15 @@ def test_rollback_keeps_records_and_a_rolled_back_version_needs_a_newer_gate(
     cfg = load_release_config(repo / "configs")
     first = render_all(repo)
     assert cli(repo, "promote", str(v), "--to", "canary", "--commit", "--promoted-by", "a") == 0
-    rec = record.read(repo, "churn", v)
+    rec = record.read(repo, MODEL, v)
     assert cli(repo, "rollback", "--track", "canary") == 0
     assert render_all(repo) == first, "the pointer is reverted byte for byte"
-    assert record.read(repo, "churn", v) == rec and cfg.card_path(repo, "churn", v).is_file()
+    assert record.read(repo, MODEL, v) == rec and cfg.card_path(repo, MODEL, v).is_file()
     assert "releases/" not in git(repo, "show", "--name-only", "--format=", "HEAD")
     assert cli(repo, "release", "verify") == 0
     # Monitoring the rolled-back version's logs still finds its record (then wants its training data).
     with pytest.raises(MissingEvidence, match=rf"md5 {rec.lineage.train_md5} \(release v{v}\) is not in"):
-        monitor_ref.from_release(repo, "churn", str(v))
+        monitor_ref.from_release(repo, MODEL, str(v))
 
     rolled_at = git(repo, "log", "-1", "--format=%cI").strip()
     capsys.readouterr()
@@ -321,16 +322,16 @@ def test_rollback_keeps_records_and_a_rolled_back_version_needs_a_newer_gate(
 
     # A gate run after the rollback lets it back in: no new record, only a new pointer commit.
     time.sleep(1.1)  # git dates have one-second resolution
-    registry.store.set_version_tags("churn", v, {T.GATE_AT: datetime.now(UTC).isoformat()})
+    registry.store.set_version_tags(MODEL, v, {T.GATE_AT: datetime.now(UTC).isoformat()})
     try:
         assert cli(repo, "promote", str(v), "--to", "canary", "--commit", "--promoted-by", "a") == 0
     finally:
-        registry.store.set_version_tags("churn", v, {T.GATE_AT: GATE_AT})
+        registry.store.set_version_tags(MODEL, v, {T.GATE_AT: GATE_AT})
     assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == [
         "k8s/overlays/canary/kustomization.yaml",
         "k8s/overlays/canary/model.env",
     ]
-    assert state.track_version(repo, "canary") == v and record.read(repo, "churn", v) == rec
+    assert state.track_version(repo, "canary") == v and record.read(repo, MODEL, v) == rec
     assert cli(repo, "release", "verify") == 0
 
 
@@ -401,4 +402,4 @@ def test_a_failing_commit_restores_the_tree_and_says_why_in_one_line(
     assert f"policy: no {failing} commits" in lines[0]
     assert git(repo, "rev-parse", "HEAD") == head
     assert tree(repo) == before and git(repo, "status", "--porcelain") == status
-    assert not (repo / "releases" / "churn").exists(), "no empty directories left behind either"
+    assert not (repo / "releases" / MODEL).exists(), "no empty directories left behind either"

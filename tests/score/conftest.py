@@ -13,9 +13,10 @@ import pytest
 from modelops import tags as T
 from tests.conftest import Project
 
-# The example's incident: a broken upstream join zero-fills this feature for 38% of customers.
-# Tests check it is a declared numeric feature, so a team replacing the example changes one line.
-INCIDENT_FEATURE = os.environ.get("MODELOPS_TEST_ZERO_FILL_FEATURE", "days_since_last_login")
+# The incident: a broken upstream join zero-fills a nullable float feature for 38% of rows. The
+# shared project is the fixture package's (tests/fixture_model): its such feature is `income`
+# (tests/helpers/fixture.py numeric_feature); tests check it is a declared numeric feature.
+INCIDENT_FEATURE = os.environ.get("MODELOPS_TEST_ZERO_FILL_FEATURE", "income")
 INCIDENT_FRACTION = 0.38
 
 
@@ -30,14 +31,12 @@ class Scoring:
         return self.project.settings
 
     def snapshot(self, path: Path, rows: int, seed: int, **scenario: object) -> Path:
-        """A fresh snapshot from the model package's own load_data, written as Parquet or CSV."""
-        from churn.data import Scenario
-        from modelops.contract import load_package
+        """A fresh snapshot from the model package's own load_data (its generator's scenario
+        switches, e.g. zero_fill_feature=...), written as Parquet or CSV."""
+        from tests.helpers.fixture import rows as new_rows
 
         settings = self.settings
-        package = load_package(settings)
-        source = package.source(settings, rows=max(rows, 1000), seed=seed, scenario=Scenario(**scenario))
-        frame = package.load_data(source).head(rows)
+        frame = new_rows(settings, rows, seed, **scenario)
         frame = frame.drop(columns=[settings.features.label])
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".csv":

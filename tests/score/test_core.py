@@ -10,14 +10,21 @@ import pyarrow as pa
 import pytest
 
 from modelops.score import gate, output, source
-from modelops.settings import load_settings
+from modelops.settings import Settings
+from tests.helpers.fixture import fixture_configs
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def features():  # type: ignore[no-untyped-def]
-    return load_settings(REPO).features
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The fixture package's configs (tests/fixture_model), not the example's."""
+    return fixture_configs(tmp_path_factory.mktemp("score-core"))
+
+
+@pytest.fixture(scope="module")
+def features(settings: Settings):  # type: ignore[no-untyped-def]
+    return settings.features
 
 
 def _schema(features, **override: pa.DataType) -> pa.Schema:  # type: ignore[no-untyped-def]
@@ -42,6 +49,17 @@ def test_declared_columns_pass_and_each_problem_is_named(features) -> None:  # t
     # The snapshot time and the label may ride along; they are not scored.
     ok = _schema(features).append(pa.field(features.timestamp_column, pa.timestamp("ns")))
     assert source.column_problems(features, ok.append(pa.field(features.label, pa.int8())), "in") == []
+
+
+def test_an_empty_csv_field_is_a_missing_value_not_a_category(features, tmp_path: Path) -> None:
+    """pandas' to_csv writes a missing category as an empty field; it must read back as null."""
+    category, number = features.categorical[0], features.numeric[0]
+    (tmp_path / "in.csv").write_text(
+        f"{features.id_column},{category},{number}\na,,\nb,{features.feature(category).categories[0]},1.5\n"
+    )
+    table = source.open_snapshot(str(tmp_path / "in.csv"), features).dataset.to_table()
+    assert table.column(category).to_pylist() == [None, features.feature(category).categories[0]]
+    assert table.column(number).to_pylist() == [None, 1.5]
 
 
 def test_sample_is_seeded_bounded_and_uniform() -> None:
@@ -123,11 +141,10 @@ def test_abort_leaves_nothing(tmp_path: Path) -> None:
     assert not Path(run.staging).exists() and output.committed_runs(fs, str(tmp_path)) == []
 
 
-def test_frame_path_matches_the_pipeline_and_ignores_chunking() -> None:
+def test_frame_path_matches_the_pipeline_and_ignores_chunking(settings: Settings) -> None:
     from modelops.contract import load_package
     from modelops.score import frame
 
-    settings = load_settings(REPO)
     features = settings.features
     package = load_package(settings)
     data = package.load_data(package.source(settings, rows=4000, seed=3))

@@ -218,7 +218,7 @@ def test_review_quarantines_scores_and_opens_one_issue(
     try:
         monkeypatch.setenv("MODELOPS_CONFIG_DIR", str(config_dir(scoring, tmp_path, on_violation="review")))
         monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
-        monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
+        monkeypatch.setenv("GITHUB_REPOSITORY", "acme/models")
         monkeypatch.setenv("GITHUB_API_URL", server.url)
         out = tmp_path / "out"
         code = scoring.score(

@@ -8,14 +8,15 @@ import pytest
 
 from modelops.score import frame, trees
 from modelops.serve.fastpath import compile_pipeline
-from modelops.settings import load_settings
+from tests.helpers.fixture import fixture_configs
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def settings():  # type: ignore[no-untyped-def]
-    return load_settings(REPO)
+def settings(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The fixture package's configs (tests/fixture_model): its trees, its generator."""
+    return fixture_configs(tmp_path_factory.mktemp("trees"))
 
 
 @pytest.fixture(scope="module")

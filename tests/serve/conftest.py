@@ -1,7 +1,8 @@
 """Serving fixtures: a throw-away project with two registered versions, and a real server process.
 
-The versions are logged straight through MLflow (skops format, as `modelops train`
-does) so these tests do not wait for the full DVC pipeline.
+The versions (the fixture package's trees, tests/fixture_model) are logged straight through
+MLflow (skops format, as `modelops train` does) so these tests do not wait for the full DVC
+pipeline. Names come from the project's settings.
 """
 
 import os
@@ -28,9 +29,11 @@ class Registered:
     sha256: str
     pipeline: Any
 
+    name: str
+
     @property
     def uri(self) -> str:
-        return f"models:/churn/{self.version}"
+        return f"models:/{self.name}/{self.version}"
 
     def env(self, prefix: str = "") -> dict[str, str]:
         return {
@@ -45,7 +48,7 @@ class ServeProject:
     root: Path
     primary: Registered
     shadow: Registered
-    records: list[dict[str, Any]]  # real rows from the generator, as JSON-ready records
+    records: list[dict[str, Any]]  # real rows from the package's generator, as JSON-ready records
 
     @property
     def settings(self) -> Any:
@@ -55,22 +58,24 @@ class ServeProject:
 
 
 def _register(settings: Any, frame: Any, max_iter: int, seed: int) -> Registered:
-    from churn.pipeline import build_pipeline
     from modelops import tags as T
     from modelops.adapters import tracking
+    from modelops.contract import load_package
     from tests.helpers.registry import register_pipeline
 
     X, y = frame[settings.features.names], frame[settings.features.label]
-    pipe = build_pipeline(settings.features, "hist_gradient_boosting", {"max_iter": max_iter}, seed).fit(X, y)
+    # The configured package's trees (the shape the server's fast path compiles).
+    train = settings.train.model_copy(update={"params": {"max_iter": max_iter}, "seed": seed})
+    pipe = load_package(settings).unfitted_pipeline(settings.model_copy(update={"train": train})).fit(X, y)
     mv = register_pipeline(
         tracking.registry_for(settings.root),
-        "churn",
+        settings.model.name,
         pipe,
         settings.model.skops_trusted_types,
         {T.GIT_SHA: "abc123", T.DATA_MD5: "d" * 32},
         example=X.head(50),
     )
-    return Registered(mv.version, mv.tags[T.MODEL_SHA256], pipe)
+    return Registered(mv.version, mv.tags[T.MODEL_SHA256], pipe, settings.model.name)
 
 
 def to_records(frame: Any, names: list[str]) -> list[dict[str, Any]]:
@@ -80,13 +85,13 @@ def to_records(frame: Any, names: list[str]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def serve_project(tmp_path_factory: pytest.TempPathFactory) -> ServeProject:
-    from churn.data import generate
     from modelops.settings import load_settings
+    from tests.helpers.fixture import rows
 
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     root = make_project(tmp_path_factory.mktemp("serve"))
     settings = load_settings(root)
-    frame = generate(4000, 1)
+    frame = rows(settings, 4000, 1)
     primary = _register(settings, frame.iloc[:3000], max_iter=60, seed=0)
     shadow = _register(settings, frame.iloc[:3000], max_iter=15, seed=1)
     return ServeProject(root, primary, shadow, to_records(frame.iloc[3000:], settings.features.names))

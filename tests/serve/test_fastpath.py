@@ -3,36 +3,47 @@
 import numpy as np
 import pytest
 
-from churn.data import generate
-from churn.pipeline import build_pipeline
+from modelops.contract import load_package
 from modelops.serve import scoring
 from modelops.serve.fastpath import Unsupported, compile_pipeline
 from modelops.serve.scoring import PipelineScorer, load_scorer, warmup_records
-from modelops.settings import load_settings
-from tests.conftest import REPO
+from modelops.settings import Settings
+from tests.helpers.fixture import fixture_configs, rows
 from tests.serve.conftest import to_records
 
 
 @pytest.fixture(scope="module")
-def features():  # type: ignore[no-untyped-def]
-    return load_settings(REPO).features
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The fixture package's configs (tests/fixture_model): its trees have the compiled shape."""
+    return fixture_configs(tmp_path_factory.mktemp("fastpath"))
 
 
 @pytest.fixture(scope="module")
-def fitted(features):  # type: ignore[no-untyped-def]
-    frame = generate(3000, 3)
+def features(settings: Settings):  # type: ignore[no-untyped-def]
+    return settings.features
+
+
+@pytest.fixture(scope="module")
+def build_pipeline(settings: Settings):  # type: ignore[no-untyped-def]
+    return load_package(settings).build_pipeline
+
+
+@pytest.fixture(scope="module")
+def fitted(settings: Settings, features, build_pipeline):  # type: ignore[no-untyped-def]
+    frame = rows(settings, 3000, 3)
     pipe = build_pipeline(features, "hist_gradient_boosting", {"max_iter": 50, "max_leaf_nodes": 31}, 0)
     return pipe.fit(frame[features.names], frame[features.label])
 
 
 @pytest.fixture(scope="module")
-def records(features):  # type: ignore[no-untyped-def]
-    recs = to_records(generate(600, 11), features.names)
+def records(settings: Settings, features):  # type: ignore[no-untyped-def]
+    recs = to_records(rows(settings, 600, 11), features.names)
     # Real missing values plus the edge cases the API can send: nulls in every nullable feature.
+    nullable = [f.name for f in features.features if f.nullable]
+    assert nullable, "the fixture declares nullable features"
     for i, rec in enumerate(recs[:60]):
-        rec["region"] = None if i % 2 else rec["region"]
-        rec["monthly_charges"] = None if i % 3 == 0 else rec["monthly_charges"]
-        rec["days_since_last_login"] = None if i % 5 == 0 else rec["days_since_last_login"]
+        for k, name in enumerate(nullable):
+            rec[name] = None if i % (k + 2) == 0 else rec[name]
     return recs + warmup_records(features, 200, seed=5)
 
 
@@ -48,14 +59,15 @@ def test_compiled_equals_pipeline_batch_and_single(fitted, features, records) ->
 
 
 def test_unknown_category_scores_like_the_pipeline(fitted, features, records) -> None:  # type: ignore[no-untyped-def]
-    odd = [dict(records[0], contract="lifetime"), dict(records[1], plan=None)]
+    first, second = features.categorical[0], features.categorical[-1]
+    odd = [dict(records[0], **{first: "lifetime"}), dict(records[1], **{second: None})]
     fast = compile_pipeline(fitted, features.names)
     ref = PipelineScorer(fitted, features.names).score(odd)
     assert np.max(np.abs(fast.score(odd) - ref)) <= 1e-9
 
 
-def test_other_pipeline_shapes_are_unsupported_and_served_in_full(features) -> None:  # type: ignore[no-untyped-def]
-    frame = generate(2000, 4)
+def test_other_pipeline_shapes_are_unsupported_and_served_in_full(settings, features, build_pipeline) -> None:  # type: ignore[no-untyped-def]
+    frame = rows(settings, 2000, 4)
     pipe = build_pipeline(features, "logistic_regression", {}, 0).fit(
         frame[features.names], frame[features.label]
     )

@@ -8,6 +8,7 @@ import pytest
 from modelops.errors import ConfigError, DigestMismatch
 from modelops.serve.reference import from_env, make_ref, resolve, verify
 from tests.conftest import REPO
+from tests.fixture_model.swap import MODEL  # what make_record names by default
 from tests.release.records import make_record, write_record
 
 SHA = "a" * 64
@@ -21,19 +22,21 @@ def write_release(root: Path, version: int = 3, sha: str = SHA) -> Path:
 
 def test_release_file_gives_reference_and_lineage(tmp_path: Path) -> None:
     write_release(tmp_path)
-    ref = resolve(tmp_path, Path("releases/churn/v3.yaml"), {"MODEL_URI": "models:/churn/9"})
+    ref = resolve(tmp_path, Path(f"releases/{MODEL}/v3.yaml"), {"MODEL_URI": f"models:/{MODEL}/9"})
     assert (ref.name, ref.version, ref.sha256, ref.run_id, ref.git_sha) == (
-        "churn",
+        MODEL,
         "3",
         SHA,
         "0" * 32,
         "b" * 40,
     )
-    assert ref.release_file.endswith("releases/churn/v3.yaml")
+    assert ref.release_file.endswith(f"releases/{MODEL}/v3.yaml")
 
 
 def test_env_is_used_without_a_release(tmp_path: Path) -> None:
-    ref = resolve(tmp_path, None, {"MODEL_URI": "models:/churn/5", "MODEL_VERSION": "5", "MODEL_SHA256": SHA})
+    ref = resolve(
+        tmp_path, None, {"MODEL_URI": f"models:/{MODEL}/5", "MODEL_VERSION": "5", "MODEL_SHA256": SHA}
+    )
     assert (ref.version, ref.source) == ("5", "$MODEL_URI")
 
 
@@ -41,7 +44,7 @@ def test_stable_overlay_is_the_last_resort(tmp_path: Path) -> None:
     shutil.copytree(REPO / "configs", tmp_path / "configs")  # releases_dir comes from release.yaml
     env = tmp_path / "k8s/overlays/production/model.env"
     env.parent.mkdir(parents=True)
-    env.write_text(f"MODEL_NAME=churn\nMODEL_URI=models:/churn/3\nMODEL_VERSION=3\nMODEL_SHA256={SHA}\n")
+    env.write_text(f"MODEL_NAME={MODEL}\nMODEL_URI=models:/{MODEL}/3\nMODEL_VERSION=3\nMODEL_SHA256={SHA}\n")
     assert resolve(tmp_path, None, {}).source.endswith("model.env")
     write_release(tmp_path)
     assert resolve(tmp_path, None, {}).release_file  # the overlay's release file adds lineage
@@ -50,10 +53,10 @@ def test_stable_overlay_is_the_last_resort(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("uri", "version", "sha", "match"),
     [
-        ("models:/churn/3", "4", SHA, "disagrees"),
+        (f"models:/{MODEL}/3", "4", SHA, "disagrees"),
         ("runs:/abc/model", None, SHA, "models:/"),
-        ("models:/churn/3", "3", "", "sha256 is required"),
-        ("models:/churn/3", "3", "xyz", "sha256 is required"),
+        (f"models:/{MODEL}/3", "3", "", "sha256 is required"),
+        (f"models:/{MODEL}/3", "3", "xyz", "sha256 is required"),
     ],
 )
 def test_inconsistent_references_are_refused(uri: str, version: str | None, sha: str, match: str) -> None:
@@ -70,4 +73,4 @@ def test_nothing_to_serve_is_a_clear_error(tmp_path: Path) -> None:
 def test_verify_names_both_digests(tmp_path: Path) -> None:
     (tmp_path / "MLmodel").write_text("x")
     with pytest.raises(DigestMismatch, match=f"expected {SHA}"):
-        verify(tmp_path, make_ref("models:/churn/1", "1", SHA, "test"))
+        verify(tmp_path, make_ref(f"models:/{MODEL}/1", "1", SHA, "test"))

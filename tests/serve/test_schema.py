@@ -6,13 +6,13 @@ import orjson
 import pytest
 
 from modelops.serve import schema
-from modelops.settings import load_settings
-from tests.conftest import REPO
+from tests.helpers.fixture import fixture_configs
 
 
 @pytest.fixture(scope="module")
-def features():  # type: ignore[no-untyped-def]
-    return load_settings(REPO).features
+def features(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The fixture package's schema (tests/fixture_model), not the example's."""
+    return fixture_configs(tmp_path_factory.mktemp("schema")).features
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_json_schema_mirrors_the_feature_config(features) -> None:  # type: igno
 
 def test_valid_record_with_nulls_and_omitted_nullables(features, codec) -> None:  # type: ignore[no-untyped-def]
     nullable = [f.name for f in features.features if f.nullable]
-    assert len(nullable) >= 2, "the example schema has nullable features"
+    assert len(nullable) >= 2, "the fixture schema has nullable features"
     rec = valid(features)
     rec[nullable[0]] = None
     del rec[nullable[1]]
@@ -80,7 +80,7 @@ def test_integral_floats_are_accepted_for_integer_features(features, codec) -> N
 
 def test_fractional_float_for_an_integer_feature_names_the_field(features, codec) -> None:  # type: ignore[no-untyped-def]
     f = int_feature(features)
-    rec = {**valid(features), f.name: 1.5}
+    rec = {**valid(features), f.name: (f.min or 0) + 1.5}  # in range: only the fraction is wrong
     found = errors(codec, body(valid(features), rec))
     assert [(e["field"], e["type"]) for e in found] == [(f"records.1.{f.name}", "int_from_float")]
 

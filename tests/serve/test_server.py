@@ -62,20 +62,23 @@ def test_served_scores_equal_the_in_process_pipeline(server: Server, serve_proje
 
 def test_bad_field_is_a_422_naming_its_path(server: Server, serve_project: ServeProject) -> None:
     good = serve_project.records[0]
-    resp = post(server, {"records": [good, {**good, "contract": "forever"}]})
+    features = serve_project.settings.features
+    column = features.categorical[0]
+    resp = post(server, {"records": [good, {**good, column: "forever"}]})
     assert resp.status_code == 422
     detail = resp.json()["detail"]
-    assert [d["field"] for d in detail] == ["records.1.contract"]
-    assert "month-to-month" in detail[0]["msg"]
+    assert [d["field"] for d in detail] == [f"records.1.{column}"]
+    assert (features.feature(column).categories or ("?",))[0] in detail[0]["msg"]
     assert post(server, b"not json").status_code == 422
 
 
 def test_unknown_field_is_rejected(server: Server, serve_project: ServeProject) -> None:
-    resp = post(server, {"records": [{**serve_project.records[0], "customer_id": 1}]})
+    id_column = serve_project.settings.features.id_column or "row_id"  # identity is not a feature
+    resp = post(server, {"records": [{**serve_project.records[0], id_column: 1}]})
     assert resp.status_code == 422
     assert resp.json()["detail"][0] | {} == {
-        "field": "records.0.customer_id",
-        "loc": ["records", 0, "customer_id"],
+        "field": f"records.0.{id_column}",
+        "loc": ["records", 0, id_column],
         "msg": "Extra inputs are not permitted",
         "type": "extra_forbidden",
     }
@@ -108,7 +111,9 @@ def test_every_response_carries_version_and_request_id(server: Server, serve_pro
 def test_metadata_names_model_and_lineage(server: Server, serve_project: ServeProject) -> None:
     meta = httpx.get(f"{server.url}/metadata").json()
     primary = serve_project.primary
-    assert meta["model_name"] == "churn" and meta["model_version"] == str(primary.version)
+    assert meta["model_name"] == serve_project.settings.model.name and meta["model_version"] == str(
+        primary.version
+    )
     assert meta["model_sha256"] == primary.sha256 and meta["run_id"]
     assert (meta["git_sha"], meta["data_md5"]) == ("abc123", "d" * 32)
     assert meta["scorer"] == "compiled" and meta["parity_max_abs_diff"] <= 1e-9
@@ -118,7 +123,7 @@ def test_metadata_names_model_and_lineage(server: Server, serve_project: ServePr
 
 def test_metrics_have_the_interface_names_and_labels(server: Server, serve_project: ServeProject) -> None:
     post(server, {"records": serve_project.records[:3]})
-    post(server, {"records": [{"plan": "gold"}]})
+    post(server, {"records": [{serve_project.settings.features.categorical[0]: "gold"}]})
     text = httpx.get(f"{server.url}/metrics").text
     v = serve_project.primary.version
     for needle in (
@@ -220,14 +225,15 @@ def test_digest_mismatch_exits_non_zero_and_never_serves(serve_project: ServePro
 def test_missing_model_fails_readiness_with_a_clear_message(
     serve_project: ServeProject, tmp_path: Path
 ) -> None:
-    env = {"MODEL_URI": "models:/churn/999", "MODEL_VERSION": "999", "MODEL_SHA256": "1" * 64}
+    name = serve_project.settings.model.name
+    env = {"MODEL_URI": f"models:/{name}/999", "MODEL_VERSION": "999", "MODEL_SHA256": "1" * 64}
     srv = start_server(serve_project.root, env, tmp_path)
     try:
         srv.wait_listening()
         assert httpx.get(f"{srv.url}/healthz").status_code == 200
         ready = httpx.get(f"{srv.url}/readyz")
         assert ready.status_code == 503
-        assert "models:/churn/999 not loaded" in ready.json()["reason"]
+        assert f"models:/{name}/999 not loaded" in ready.json()["reason"]
         assert "999" in ready.json()["reason"] and "not registered" in ready.json()["reason"]
         resp = post(srv, {"records": serve_project.records[:1]})
         assert resp.status_code == 503 and "not loaded" in resp.json()["detail"]

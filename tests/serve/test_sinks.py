@@ -11,7 +11,7 @@ from modelops.serve.sinks import Entry, PredictionLog, ShadowScorer
 
 
 def entry(rid: str, n: int = 2) -> Entry:
-    recs = [{"seats": i, "plan": "pro", "region": None} for i in range(n)]
+    recs = [{"open_accounts": i, "housing": "rent", "employment": None} for i in range(n)]
     return Entry(rid, "2026-01-01T00:00:00+00:00", "3", recs, [0.25] * n)
 
 
@@ -31,7 +31,7 @@ def test_one_json_line_per_record_flushed_on_close(tmp_path: Path) -> None:
         "request_id": "r0",
         "timestamp": "2026-01-01T00:00:00Z",
         "model_version": "3",
-        "features": {"seats": 0, "plan": "pro", "region": None},
+        "features": {"open_accounts": 0, "housing": "rent", "employment": None},
         "score": 0.25,
     }
     assert set(got[1]) == set(got[0])  # the line shape of earlier releases: no row, no model_name
@@ -134,9 +134,9 @@ def store_sink(tmp_path: Path, location, **cfg):  # type: ignore[no-untyped-def]
     from prometheus_client import CollectorRegistry
 
     from modelops.serve.sinks import StoreMetrics, StoreSink, StoreSinkConfig
-    from modelops.settings import load_settings
+    from tests.helpers.fixture import fixture_configs
 
-    features = load_settings(Path(__file__).resolve().parents[2]).features
+    features = fixture_configs(tmp_path / "project").features  # the columns entry() sends
     settings = {"flush_rows": 100, "flush_seconds": 30, "retry_initial_seconds": 0.01, **cfg}
     conf = StoreSinkConfig(spool_dir=str(tmp_path / "spool"), **settings)
     registry = CollectorRegistry()
@@ -160,7 +160,7 @@ def test_store_sink_writes_every_row_once_and_empties_the_spool(tmp_path: Path) 
     table = stored(tmp_path / "store")
     pairs = list(zip(table.column("request_id").to_pylist(), table.column("row").to_pylist(), strict=True))
     assert len(pairs) == 500 and len(set(pairs)) == 500
-    assert table.column("features").to_pylist()[0]["plan"] == "pro"
+    assert table.column("features").to_pylist()[0]["housing"] == "rent"
     assert registry.get_sample_value("modelops_prediction_store_rows_written_total") == 500
     assert not list((tmp_path / "spool").rglob("*.parquet"))
 

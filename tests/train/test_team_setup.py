@@ -125,7 +125,8 @@ def test_train_registers_against_tracking_server_on_postgresql(
 
     # Explicit registry: an earlier test's mlflow.set_registry_uri would otherwise win.
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
-    mv = client.get_model_version("churn", str(version))
+    name = project.settings.model.name
+    mv = client.get_model_version(name, str(version))
     assert mv.tags["git_sha"] == project.git("rev-parse", "HEAD").strip()
     assert len(mv.tags["data_md5"]) == 32
     rows = subprocess.run(
@@ -133,7 +134,7 @@ def test_train_registers_against_tracking_server_on_postgresql(
             str(_pg_bin() / "psql"),
             postgres,
             "-tAc",
-            f"SELECT count(*) FROM model_versions WHERE name = 'churn' AND version = {version}",
+            f"SELECT count(*) FROM model_versions WHERE name = '{name}' AND version = {version}",
         ],
         capture_output=True,
         text=True,

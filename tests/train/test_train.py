@@ -11,6 +11,7 @@ from modelops.data.evalset import load_pin
 from modelops.errors import DigestMismatch, SchemaViolation
 from modelops.tags import BASELINE_PROFILE_ARTIFACT
 from tests.conftest import SMALL_ROWS, Project
+from tests.fixture_model.swap import MODEL  # the shared project's model (tests/fixture_model)
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.integration
 def test_dvc_pipeline_registered_a_version_with_lineage(trained_project: Project) -> None:
     p = trained_project
     reg = tracking.registry_for(p.root)
-    mv = reg.get_version("churn", p.version)
+    mv = reg.get_version(MODEL, p.version)
     head = p.git("rev-parse", "HEAD").strip()
     assert mv.tags["git_sha"] == head
     assert mv.tags["git_dirty"] in {"true", "false"}
@@ -33,7 +34,7 @@ def test_dvc_pipeline_registered_a_version_with_lineage(trained_project: Project
 def test_run_logs_the_baseline_profile_it_was_accepted_against(trained_project: Project) -> None:
     p = trained_project
     reg = tracking.registry_for(p.root)
-    mv = reg.get_version("churn", p.version)
+    mv = reg.get_version(MODEL, p.version)
     logged = Path(reg.client.download_artifacts(mv.run_id, BASELINE_PROFILE_ARTIFACT))
     assert logged.read_bytes() == (p.root / "data/baseline/profile.json").read_bytes()
     assert load_profile(logged).rows == SMALL_ROWS
@@ -46,7 +47,7 @@ def test_train_and_evaluate_fail_closed_on_a_tampered_eval_set(trained_project: 
     original = eval_file.read_bytes()
     report = (p.root / "artifacts/evaluate/report.json").read_bytes()
     reg = tracking.registry_for(p.root)
-    versions = len(reg.client.search_model_versions("name='churn'"))
+    versions = len(reg.client.search_model_versions(f"name='{MODEL}'"))
     try:
         eval_file.chmod(0o644)
         eval_file.write_bytes(original[:-8] + b"tampered")
@@ -57,12 +58,12 @@ def test_train_and_evaluate_fail_closed_on_a_tampered_eval_set(trained_project: 
     finally:
         eval_file.write_bytes(original)
     reg = tracking.registry_for(p.root)
-    assert len(reg.client.search_model_versions("name='churn'")) == versions  # nothing registered
+    assert len(reg.client.search_model_versions(f"name='{MODEL}'")) == versions  # nothing registered
 
 
 def test_run_has_params_curves_plots_environment(trained_project: Project) -> None:
     reg = tracking.registry_for(trained_project.root)
-    mv = reg.get_version("churn", trained_project.version)
+    mv = reg.get_version(MODEL, trained_project.version)
     client = reg.client
     params, metrics, tags = reg.run_data(mv.run_id)
     assert params["model.max_iter"] == "40" and params["estimator"] == "hist_gradient_boosting"
@@ -91,10 +92,8 @@ def test_run_params_record_what_was_loaded_not_the_generators_switches(trained_p
     assert params["data.train_rows"] == str(len(pd.read_parquet(p.root / paths.train)))
     assert params["data.valid_rows"] == str(len(pd.read_parquet(p.root / paths.valid)))
     source = p.settings.data.source
-    assert params["data.source"] == (
-        f"churn generator rows={SMALL_ROWS} seed={source['seed']} start={source['start']} "
-        f"days={source['days']}"
-    )
+    # The fixture package's own Source.describe() (tests/fixture_model/data.py).
+    assert params["data.source"] == f"loans generator rows={SMALL_ROWS} seed={source['seed']} keys=True"
     assert not [k for k in params if k == "rows" or k.startswith("scenario.")]
 
 
@@ -105,7 +104,7 @@ def test_model_is_skops_with_signature(trained_project: Project) -> None:
     import yaml
 
     reg = tracking.registry_for(trained_project.root)
-    mv = reg.get_version("churn", trained_project.version)
+    mv = reg.get_version(MODEL, trained_project.version)
     with tempfile.TemporaryDirectory() as tmp:
         local = reg.download_model(mv, Path(tmp))
         mlmodel = yaml.safe_load((local / "MLmodel").read_text())
@@ -119,14 +118,14 @@ def test_retraining_same_inputs_gives_identical_metrics_and_overrides_are_record
     trained_project: Project,
 ) -> None:
     reg = tracking.registry_for(trained_project.root)
-    first = reg.get_version("churn", trained_project.version)
-    again = reg.get_version("churn", trained_project.train())
+    first = reg.get_version(MODEL, trained_project.version)
+    again = reg.get_version(MODEL, trained_project.train())
     assert again.version > first.version  # nothing registered is overwritten
     _, m1, _ = reg.run_data(first.run_id)
     _, m2, _ = reg.run_data(again.run_id)
     for key in ("valid_roc_auc", "valid_log_loss", "valid_brier", "valid_ece"):
         assert m1[key] == m2[key], key
-    changed = reg.get_version("churn", trained_project.train("train.params.max_iter=5"))
+    changed = reg.get_version(MODEL, trained_project.train("train.params.max_iter=5"))
     params, m3, _ = reg.run_data(changed.run_id)
     assert json.loads(changed.tags["config_overrides"]) == ["train.params.max_iter=5"]
     assert params["model.max_iter"] == "5"

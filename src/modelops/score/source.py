@@ -118,7 +118,11 @@ def open_snapshot(uri: str, schema: FeatureSchema) -> Snapshot:
         raise InputError(f"input {uri}: cannot read ({type(exc).__name__}: {exc})") from exc
     if fmt == "csv":
         fmt_obj: Any = ds.CsvFileFormat(
-            convert_options=pyarrow.csv.ConvertOptions(column_types=csv_types(schema))
+            # An empty field is a missing value (what pandas' to_csv writes for one), not the
+            # category "": otherwise the data gate sees a new category in every nullable one.
+            convert_options=pyarrow.csv.ConvertOptions(
+                column_types=csv_types(schema), strings_can_be_null=True
+            )
         )
     else:
         fmt_obj = "parquet"
