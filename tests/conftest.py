@@ -210,3 +210,15 @@ def fresh_project(tmp_path: Path) -> Project:
     """An untrained throw-away project (no data yet)."""
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     return Project(make_project(tmp_path / "project"))
+
+
+# A test that needs a project run through the real DVC pipeline pays minutes of set-up: it is an
+# integration test wherever it lives, so `make test-fast` (not integration) stays in seconds.
+_PIPELINE_FIXTURES = frozenset({"trained_project", "fresh_project"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)

@@ -186,9 +186,10 @@ def plan(current: Current, name: str, package: str, owner: str) -> Plan:
 
 
 def gather(root: Path) -> Current:
-    if not git.is_repository(root):
+    repo = git.GitRepo(root)
+    if not repo.is_repository():
         raise InitRefused(f"{root}: not a git checkout; init edits files that must be reviewed as one commit")
-    dirty = git.changed_paths(root)
+    dirty = repo.changed_paths()
     if dirty:
         raise InitRefused(
             f"{dirty[0]}: uncommitted change (and {len(dirty) - 1} more); commit or stash first"

@@ -61,23 +61,44 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     return url_to_fs(url, **storage_options)
 
 
-def _files(fs: Any, target: str, url: str, fmt: Format | None) -> list[str]:
+def _hidden(path: str, base: str) -> bool:
+    """Below `base`, a name starting with "." or "_": marker files (_SUCCESS) and the work
+    directories writers leave (Spark's _temporary/, .staging/) are not part of the table."""
+    rel = path[len(base) :].strip("/")
+    return any(part.startswith((".", "_")) for part in rel.split("/"))
+
+
+def list_files(fs: Any, target: str, url: str, fmt: Format | None = None) -> list[str]:
+    """The table files at `target`: the file itself, or every table file below the directory in
+    name order (hidden ones skipped; only `fmt` files when given). The one listing of a table
+    location, for the data loaders and batch scoring's input."""
     if not fs.exists(target):
         raise DataSourceError(f"{redact(url)}: no such file or directory")
     if not fs.isdir(target):
         return [target]
-    # Every table file below the directory, in name order (hidden and marker files like _SUCCESS skipped).
     found = sorted(
         p
         for p in fs.find(target)
-        if not PurePosixPath(p).name.startswith((".", "_"))
-        and infer_format(p) is not None
-        and (fmt is None or infer_format(p) == fmt)
+        if not _hidden(p, target) and infer_format(p) is not None and (fmt is None or infer_format(p) == fmt)
     )
     if not found:
         wanted = fmt or "parquet or csv"
         raise DataSourceError(f"{redact(url)}: directory has no {wanted} files")
     return found
+
+
+def table_format(files: list[str], url: str, fmt: Format | None = None) -> Format:
+    """`fmt`, else the one format the files' suffixes name; unknown or mixed is a DataSourceError."""
+    formats = {fmt or infer_format(f) for f in files}
+    if None in formats:
+        raise DataSourceError(
+            f"{redact(url)}: cannot tell the format from the suffix; set format: parquet or csv"
+        )
+    if len(formats) > 1:
+        mixed = " and ".join(sorted(map(str, formats)))
+        raise DataSourceError(f"{redact(url)}: mixes {mixed} files; set format")
+    (found,) = formats
+    return found  # type: ignore[return-value]
 
 
 def read_files(
@@ -93,16 +114,8 @@ def read_files(
     `options` go to pandas.read_parquet / read_csv, `storage_options` to fsspec.
     """
     fs, target = _filesystem(url, dict(storage_options or {}))
-    files = _files(fs, target, url, format)
-    formats = {format or infer_format(f) for f in files}
-    if None in formats:
-        raise DataSourceError(
-            f"{redact(url)}: cannot tell the format from the suffix; set format: parquet or csv"
-        )
-    if len(formats) > 1:
-        mixed = " and ".join(sorted(map(str, formats)))
-        raise DataSourceError(f"{redact(url)}: mixes {mixed} files; set format")
-    (fmt,) = formats
+    files = list_files(fs, target, url, format)
+    fmt = table_format(files, url, format)
     reader = pd.read_parquet if fmt == "parquet" else pd.read_csv
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     frames = []

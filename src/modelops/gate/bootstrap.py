@@ -386,12 +386,20 @@ def resample_metrics(
     return problem.run(resample_keys(seed, resamples), workers)[:, :, 0, :]
 
 
+# A resample that draws only one class leaves ROC AUC undefined. On a slice of a few dozen rows a
+# handful of the 1,000 resamples do, so such resamples are rejected (the interval is then the
+# bootstrap distribution given both classes, as a stratified bootstrap would draw); beyond this
+# share the slice is too small to judge and the interval is missing evidence.
+MAX_UNDEFINED_SHARE = 0.05
+
+
 def percentile_interval(values: np.ndarray, confidence: float) -> Interval:
-    """Percentile interval; a NaN resample (one class drawn) makes it NaN, i.e. missing evidence."""
-    if len(values) == 0 or np.isnan(values).any():
+    """Percentile interval over the defined resamples; NaN (missing evidence) when too few are."""
+    defined = values[~np.isnan(values)]
+    if len(values) == 0 or len(defined) < (1 - MAX_UNDEFINED_SHARE) * len(values):
         return Interval(float("nan"), float("nan"))
     alpha = (1 - confidence) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha])
+    low, high = np.quantile(defined, [alpha, 1 - alpha])
     return Interval(float(low), float(high))
 
 

@@ -51,8 +51,11 @@ def handle(args: argparse.Namespace) -> int:
     return VERDICT_EXIT[summary["verdict"]]
 
 
-def registry_scorer(settings: Any, tmp: Path) -> Any:
-    """Score a reference with the served version's model, fetched from MLflow and digest-checked."""
+def registry_scorer(settings: Any, tmp: Path, registry: Any = None) -> Any:
+    """Score a reference with the served version's model, fetched from the registry and digest-checked.
+
+    `registry` (a tracking.Registry) defaults to the project's MLflow store.
+    """
 
     def factory(ref: Any) -> Any:
         from modelops.adapters import tracking
@@ -63,10 +66,10 @@ def registry_scorer(settings: Any, tmp: Path) -> Any:
                 f"model_version {ref.version}: no release file records model.sha256, so the reference "
                 "cannot be scored; add a 'score' column to --reference or release the version"
             )
-        registry = tracking.registry_for(settings.root)
-        mv = registry.get_version(settings.model.name, ref.version)
+        source = registry or tracking.registry_for(settings.root)
+        mv = source.get_version(settings.model.name, ref.version)
         model = tracking.load_verified(
-            registry, mv, tmp / f"v{ref.version}", ref.model_sha256, settings.model.skops_trusted_types
+            source, mv, tmp / f"v{ref.version}", ref.model_sha256, settings.model.skops_trusted_types
         )
         return lambda frame: model.predict_proba(frame)[:, 1]
 

@@ -144,8 +144,8 @@ def fetch_artifact(registry: tracking.Registry, mv: tracking.ModelVersion) -> tu
     return digest, environment
 
 
-def default_actor(root: Path) -> str:
-    actor = os.environ.get("GITHUB_ACTOR") or git.config_value(root, "user.name")
+def default_actor(root: Path, *, repo: git.Git | None = None) -> str:
+    actor = os.environ.get("GITHUB_ACTOR") or (repo or git.GitRepo(root)).config_value("user.name")
     if not actor:
         raise ReleaseError("who is promoting? pass --promoted-by NAME (or set GITHUB_ACTOR / git user.name)")
     return actor
@@ -203,19 +203,22 @@ def plan(
     promoted_by: str,
     created_at: str | None = None,
     registry: tracking.Registry | None = None,
+    repo: git.Git | None = None,
 ) -> Promotion:
     """Check everything and compute every file the promotion writes (nothing is written here).
 
-    `registry` defaults to the project's MLflow store (or MLFLOW_TRACKING_URI).
+    `registry` defaults to the project's MLflow store (or MLFLOW_TRACKING_URI), `repo` to the
+    git checkout at the project root.
     """
     root, name = settings.root, settings.model.name
     if track not in state.TRACKS:
         raise ReleaseError(f"--to {track!r}: expected one of {', '.join(state.TRACKS)}")
     registry = registry or tracking.registry_for(root)
+    repo = repo or git.GitRepo(root)
     mv = registry.get_version(name, version)
     check_gate_report(registry, mv, check_gate(mv, cfg.require_gate_verdict))
     check_rules(mv, settings.config_dir)
-    history = rollback.read_history(root, cfg.track_trailer) if git.is_repository(root) else rollback.Replay()
+    history = rollback.read_history(repo, cfg.track_trailer) if repo.is_repository() else rollback.Replay()
     check_regate(mv, history)
     sha256, environment = fetch_artifact(registry, mv)
 
@@ -376,9 +379,10 @@ def _restore(root: Path, before: dict[Path, bytes | None]) -> None:
             parent = parent.parent
 
 
-def apply(root: Path, promotion: Promotion, *, commit: bool) -> Promotion:
+def apply(root: Path, promotion: Promotion, *, commit: bool, repo: git.Git | None = None) -> Promotion:
     """Write the planned files and optionally commit them as record then pointer; all or nothing."""
-    head = git.rev_parse(root, "HEAD") if commit else None
+    git_repo = repo or git.GitRepo(root)
+    head = git_repo.head() if commit else None
     before = {p: (p.read_bytes() if p.is_file() else None) for p in promotion.files}
     commits: list[str] = []
     try:
@@ -387,13 +391,13 @@ def apply(root: Path, promotion: Promotion, *, commit: bool) -> Promotion:
         if commit:
             if changed_record:
                 rel = [p.relative_to(root) for p in changed_record]
-                commits.append(git.commit_paths(root, rel, promotion.record_message))
+                commits.append(git_repo.commit_paths(rel, promotion.record_message))
             rel = [p.relative_to(root) for p in changed_pointer]
-            commits.append(git.commit_paths(root, rel, promotion.commit_message))
+            commits.append(git_repo.commit_paths(rel, promotion.commit_message))
     except (git.GitError, OSError) as exc:
         try:
             if head is not None:
-                git.reset_paths(root, head, [p.relative_to(root) for p in promotion.files])
+                git_repo.reset_paths(head, [p.relative_to(root) for p in promotion.files])
         finally:
             _restore(root, before)
         raise ReleaseError(

@@ -98,31 +98,32 @@ def replay(commits: Sequence[git.Commit], track_trailer: str) -> Replay:
     return out
 
 
-def read_history(root: Path, track_trailer: str) -> Replay:
-    return replay(git.history(root, (track_trailer, VERSION_TRAILER)), track_trailer)
+def read_history(repo: git.Git, track_trailer: str) -> Replay:
+    return replay(repo.history((track_trailer, VERSION_TRAILER)), track_trailer)
 
 
 def rollback_time(rolled: RolledBack) -> datetime:
     return record.parse_time(rolled.revert.committed_at, f"commit {rolled.revert.sha[:12]} date")
 
 
-def find(root: Path, track: str, trailer: str) -> Rollback:
+def find(root: Path, track: str, trailer: str, *, repo: git.Git | None = None) -> Rollback:
+    """The commit to revert; `repo` defaults to the git checkout at `root`."""
     if track not in state.TRACKS:
         raise ReleaseError(f"--track {track!r}: expected one of {', '.join(state.TRACKS)}")
     if track == "canary" and state.track_version(root, "canary") is None:
         raise ReleaseError(
             "the canary track serves no version (retired or never promoted); nothing to roll back"
         )
-    live = read_history(root, trailer).live_for(track)
+    live = read_history(repo or git.GitRepo(root), trailer).live_for(track)
     if live is None:
         raise ReleaseError(f"no live commit with trailer `{trailer}: {track}` on HEAD; nothing to roll back")
     sha, subject = live.applied_by.sha, live.applied_by.subject
     return Rollback(track, sha, subject, f"git revert --no-edit {shlex.quote(sha)}")
 
 
-def run(root: Path, plan: Rollback) -> Rollback:
+def run(root: Path, plan: Rollback, *, repo: git.Git | None = None) -> Rollback:
     try:
-        new = git.revert(root, plan.sha)
+        new = (repo or git.GitRepo(root)).revert(plan.sha)
     except git.GitError as exc:
         raise ReleaseError(f"{exc}; the tree is unchanged. Resolve by hand (see ROLLBACK.md)") from exc
     log.info("reverted %s (%s) as %s", plan.sha[:12], plan.subject, new[:12])

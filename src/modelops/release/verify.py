@@ -65,12 +65,13 @@ def check_history(root: Path, cfg: ReleaseConfig, found: Findings) -> None:
     Rollbacks revert only the pointer; a record or card that left the tree breaks the audit trail
     and monitoring of the logs that version wrote.
     """
-    if not git.is_repository(root):
+    repo = git.GitRepo(root)
+    if not repo.is_repository():
         found.add(f"{root}: not a git checkout; cannot check that every version that served kept its record")
         return
     for track in state.TRACKS:
         path = f"{state.TRACK_OVERLAYS[track]}/{state.MODEL_ENV}"
-        for _sha, text in git.file_versions(root, path):
+        for _sha, text in repo.file_versions(path):
             env = state.parse_env(text)
             served = env.get("MODEL_VERSION", "")
             if env.get("MODEL_NAME") and served.isdigit():

@@ -172,11 +172,10 @@ def run(
     scorer_options: dict[str, Any],
     open_issue: Callable[[str, str, tuple[str, ...]], str] | None = None,
 ) -> Result:
-    import fsspec
-
     from modelops.adapters import tracking
     from modelops.score import frame
     from modelops.serve.reference import fetch
+    from modelops.store.location import url_to_fs
 
     started = time.perf_counter()
     now = datetime.now(UTC)
@@ -216,12 +215,12 @@ def run(
         log.error("%s", data_gate.summary_line(outcome))
         return Result("fail", 1, None, None, outcome)
 
-    fs, out_base = fsspec.core.url_to_fs(request.out)
+    fs, out_base = url_to_fs(request.out)
     base = out_base
     if outcome.verdict == "review":
         q = cfg.output.quarantine
         if "://" in q:
-            fs, base = fsspec.core.url_to_fs(q)
+            fs, base = url_to_fs(q)
         else:
             base = q if q.startswith("/") else output.join(out_base, q)
     run_out = output.RunOutput(fs, base, run_id, now.strftime("%Y-%m-%d"))

@@ -19,8 +19,6 @@ import pyarrow.dataset as ds
 from modelops.data.schema import FeatureSchema
 from modelops.errors import ModelOpsError
 
-FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-_HIDDEN = ("_", ".")
 _CSV_COLUMN = re.compile(r"CSV column #(\d+)")
 
 
@@ -64,21 +62,6 @@ def _md5(fs: Any, path: str) -> str:
     return h.hexdigest()
 
 
-def _format(paths: list[str], uri: str) -> str:
-    kinds = {FORMATS.get("." + p.rsplit(".", 1)[-1].lower()) for p in paths}
-    if None in kinds or len(kinds) != 1:
-        raise InputError(
-            f"input {uri}: expected only .parquet or only .csv files, found "
-            f"{sorted({p.rsplit('/', 1)[-1] for p in paths})[:5]}"
-        )
-    return kinds.pop()  # type: ignore[return-value]
-
-
-def _visible(path: str, base: str) -> bool:
-    rel = path[len(base) :].strip("/")
-    return not any(part.startswith(_HIDDEN) for part in rel.split("/"))
-
-
 def id_column(schema: FeatureSchema) -> str:
     """The id column the output is keyed by (configs/features.yaml id_column is optional)."""
     return schema.require(
@@ -96,24 +79,22 @@ def csv_types(schema: FeatureSchema) -> dict[str, pa.DataType]:
 
 
 def open_snapshot(uri: str, schema: FeatureSchema) -> Snapshot:
-    """List and fingerprint the input; an unreadable or empty location is an InputError."""
-    import fsspec
+    """List and fingerprint the input; an unreadable or empty location is an InputError.
+
+    The filesystem comes with the environment's storage options (an S3-compatible endpoint,
+    short timeouts) and the files are listed as the data loaders list them.
+    """
+    from modelops.data.loaders import list_files, table_format
+    from modelops.errors import DataSourceError
+    from modelops.store.location import url_to_fs
 
     try:
-        fs, path = fsspec.core.url_to_fs(uri)
-        if fs.isdir(path):
-            found = [p for p in fs.find(path) if _visible(p, path)]
-            paths = sorted(p for p in found if "." + p.rsplit(".", 1)[-1].lower() in FORMATS)
-            if not paths:
-                raise InputError(f"input {uri}: directory holds no .parquet or .csv files")
-        elif fs.isfile(path):
-            paths = [path]
-        else:
-            raise InputError(f"input {uri}: no such file or directory")
-        fmt = _format(paths, uri)
+        fs, path = url_to_fs(uri)
+        paths = list_files(fs, path, uri)
+        fmt = table_format(paths, uri)
         files = tuple(InputFile(fs.unstrip_protocol(p), int(fs.size(p)), _md5(fs, p)) for p in paths)
-    except InputError:
-        raise
+    except DataSourceError as exc:
+        raise InputError(f"input {exc}") from exc
     except Exception as exc:
         raise InputError(f"input {uri}: cannot read ({type(exc).__name__}: {exc})") from exc
     if fmt == "csv":

@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from modelops.adapters.prometheus import Prometheus
 from modelops.errors import MetricsUnavailable, ModelOpsError
@@ -22,10 +22,19 @@ from modelops.release.state import track_version
 from modelops.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from modelops.adapters.tracking import Registry
     from modelops.monitor.job import Inputs
 
 log = logging.getLogger(__name__)
 PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
+
+
+class Metrics(Protocol):
+    """The two PromQL reads the canary needs (`adapters.prometheus.Prometheus`, or a fake)."""
+
+    def scalar(self, query: str, at: float) -> float | None: ...
+
+    def series(self, query: str, start: float, end: float, step: float) -> list[float | None]: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ def prometheus_url(opts: Options, cfg: policy.CanaryConfig, env: dict[str, str])
     return url
 
 
-def read_live(prom: Prometheus, version: int, cfg: policy.CanaryConfig, end: float) -> policy.LiveMetrics:
+def read_live(prom: Metrics, version: int, cfg: policy.CanaryConfig, end: float) -> policy.LiveMetrics:
     """One version's window values and per-interval samples from Prometheus."""
     q = policy.queries(version, cfg)
     step = float(cfg.interval_seconds)
@@ -67,6 +76,12 @@ def read_live(prom: Prometheus, version: int, cfg: policy.CanaryConfig, end: flo
         latency_p95=per["latency_p95"],
     )
     return policy.live_metrics(version, window, series, cfg)
+
+
+def _read_tracks(
+    metrics: Metrics, versions: dict[str, int | None], cfg: policy.CanaryConfig, end: float
+) -> dict[str, policy.LiveMetrics | None]:
+    return {t: read_live(metrics, v, cfg, end) if v is not None else None for t, v in versions.items()}
 
 
 def split_by_version(
@@ -100,23 +115,29 @@ def split_by_version(
     return {track: (paths[track], counts[track]) for track in versions}
 
 
-def _monitor(settings: Settings, inputs: "Inputs") -> dict[str, Any]:
+def _monitor(settings: Settings, inputs: "Inputs", registry: "Registry | None") -> dict[str, Any]:
     """The monitor job, as `modelops monitor` runs it, with the registry's scorer in a scratch dir."""
     from modelops.monitor import config, job
     from modelops.monitor.commands import registry_scorer
 
     with tempfile.TemporaryDirectory(prefix="modelops-canary-") as tmp:
-        return job.run(settings, config.load(settings), inputs, registry_scorer(settings, Path(tmp)))
+        scorer = registry_scorer(settings, Path(tmp), registry)
+        return job.run(settings, config.load(settings), inputs, scorer)
 
 
 def monitor_track(
-    settings: Settings, predictions: Path, labels: Path | None, out: Path
+    settings: Settings,
+    predictions: Path,
+    labels: Path | None,
+    out: Path,
+    registry: "Registry | None" = None,
 ) -> policy.MonitorVerdict:
     """`modelops monitor` on one track's predictions; its verdict, or "error" when it could not evaluate."""
     from modelops.monitor import job
 
     try:
-        summary = _monitor(settings, job.Inputs(predictions=predictions, out=out, labels=labels))
+        inputs = job.Inputs(predictions=predictions, out=out, labels=labels)
+        summary = _monitor(settings, inputs, registry)
     except ModelOpsError as exc:
         log.error("monitoring %s could not evaluate: %s", predictions, exc)
         return "error"
@@ -130,13 +151,14 @@ def monitor_store(
     labels: Path | None,
     versions: dict[str, int | None],
     out: Path,
+    registry: "Registry | None" = None,
 ) -> dict[str, tuple[policy.MonitorVerdict, int]]:
     """`modelops monitor --store` over the window, once for both tracks; each track's verdict and rows."""
     from modelops.monitor import job
 
     inputs = job.Inputs(predictions=None, out=out, labels=labels, store=store, since=since)
     try:
-        summary = _monitor(settings, inputs)
+        summary = _monitor(settings, inputs, registry)
     except ModelOpsError as exc:
         log.error("monitoring the store %s could not evaluate: %s", store, exc)
         return {track: ("error", 0) for track in versions}
@@ -148,8 +170,19 @@ def monitor_store(
     return result
 
 
-def run(root: Path, opts: Options, env: dict[str, str] | None = None) -> policy.Decision:
-    """Gather both tracks' evidence, decide, and write decision.json and decision.md into opts.out."""
+def run(
+    root: Path,
+    opts: Options,
+    env: dict[str, str] | None = None,
+    *,
+    metrics: Metrics | None = None,
+    registry: "Registry | None" = None,
+) -> policy.Decision:
+    """Gather both tracks' evidence, decide, and write decision.json and decision.md into opts.out.
+
+    `metrics` defaults to the configured Prometheus, `registry` (the monitor's scorer) to the
+    project's MLflow store.
+    """
     env = dict(os.environ) if env is None else env
     settings = load_settings(root)
     cfg = policy.load_config(settings.config_dir)
@@ -160,16 +193,22 @@ def run(root: Path, opts: Options, env: dict[str, str] | None = None) -> policy.
     end = opts.now if opts.now is not None else time.time()
     live: dict[str, policy.LiveMetrics | None] = dict.fromkeys(versions)
     if versions["canary"] is not None and versions["canary"] != versions["stable"]:
-        with Prometheus(prometheus_url(opts, cfg, env), cfg.prometheus.timeout_seconds) as prom:
-            live = {t: read_live(prom, v, cfg, end) if v is not None else None for t, v in versions.items()}
+        if metrics is not None:
+            live = _read_tracks(metrics, versions, cfg, end)
+        else:
+            with Prometheus(prometheus_url(opts, cfg, env), cfg.prometheus.timeout_seconds) as prom:
+                live = _read_tracks(prom, versions, cfg, end)
     monitor: dict[str, tuple[policy.MonitorVerdict, int]] = dict.fromkeys(versions, ("not run", 0))
     if opts.store is not None:
         since = f"{max(1, cfg.window_seconds // 60)}m"
-        monitor = monitor_store(settings, opts.store, since, opts.labels, versions, opts.out / "monitor")
+        monitor = monitor_store(
+            settings, opts.store, since, opts.labels, versions, opts.out / "monitor", registry
+        )
     elif opts.predictions is not None:
         for track, (path, rows) in split_by_version(opts.predictions, versions, opts.out).items():
             if versions[track] is not None and rows > 0:
-                monitor[track] = (monitor_track(settings, path, opts.labels, opts.out / track), rows)
+                verdict = monitor_track(settings, path, opts.labels, opts.out / track, registry)
+                monitor[track] = (verdict, rows)
             else:
                 monitor[track] = ("no traffic", rows)
     reports = {

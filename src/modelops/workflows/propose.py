@@ -7,11 +7,11 @@ GitHub is reached only through the `GitHubPort` the caller passes in.
 
 import base64
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from modelops.adapters.git import GitError, GitRepo
 from modelops.adapters.github import GitHubPort
 from modelops.errors import ReleaseError
 
@@ -25,12 +25,11 @@ class Proposal:
 
 
 def git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    out = subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, check=False, env=env or None
-    )
-    if out.returncode != 0:
-        raise ReleaseError(f"git {' '.join(args)} failed: {out.stderr.strip() or out.stdout.strip()}")
-    return out.stdout.strip()
+    """The git adapter's runner; a failure is a release step's error (the PR is not opened)."""
+    try:
+        return GitRepo(root).run(*args, env=env or None)
+    except GitError as exc:
+        raise ReleaseError(str(exc)) from exc
 
 
 def current_branch(root: Path) -> str:
