@@ -35,6 +35,7 @@ from tests.serve.conftest import free_port
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3600)]
 TAG = "localhost/modelops-serve:test"
 SERVER_UID = 10001
+SIZE_TARGET_BYTES = 500_000_000  # issue 14: a serve-only image under 500 MB (podman's uncompressed size)
 
 
 def _emptydir_mounts() -> list[str]:
@@ -201,10 +202,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(10)
 
 
-def model_env(reg: Registry, sha: str) -> dict[str, str]:
+def model_name() -> str:
     from modelops.settings import load_settings
 
-    name = load_settings(REPO).model.name
+    return load_settings(REPO).model.name
+
+
+def model_env(reg: Registry, sha: str) -> dict[str, str]:
+    name = model_name()
     return {
         "MLFLOW_TRACKING_URI": reg.url,
         "MODEL_URI": f"models:/{name}/{reg.version}",
@@ -248,6 +253,55 @@ def test_image_serves_as_uid_10001_the_in_process_scores_writing_only_its_volume
     assert changed == [], f"the server wrote outside its volumes: {changed[:20]}"
     log_dir = container.mounts["/var/log/modelops"]
     assert (log_dir / "predictions.jsonl").read_bytes().count(b"\n") == len(registry.records)
+
+
+def test_image_is_under_the_size_target(built: str) -> None:
+    size = image.size_bytes(built)
+    assert size < SIZE_TARGET_BYTES, (
+        f"the serving image is {size / 1e6:.1f} MB, over the {SIZE_TARGET_BYTES / 1e6:.0f} MB target "
+        "(README 'Serving image' lists what is trimmed)"
+    )
+
+
+def test_image_writes_the_parquet_prediction_store(
+    container: Container, registry: Registry, tmp_path: Path
+) -> None:
+    """The trimmed pyarrow (no Flight, stripped libraries) still writes the store: the served
+    rows land as Parquet in a store on the log volume, spooled through /tmp, nowhere else."""
+    from modelops.store.reader import read_window
+
+    before = snapshot(container.rootfs)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    records = registry.records[:40]
+    env = model_env(registry, registry.sha256) | {"PREDICTION_STORE": "/var/log/modelops/store"}
+    proc = run_server(container, env, port, log)
+    try:
+        wait_ready(url, proc, log)
+        resp = httpx.post(
+            f"{url}/predict",
+            content=orjson.dumps({"records": records}),
+            headers={"content-type": "application/json"},
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+        served = [p["score"] for p in resp.json()["predictions"]]
+        for pid in listeners(port):  # graceful shutdown seals and uploads what is buffered
+            os.kill(pid, signal.SIGTERM)
+        proc.wait(60)
+    finally:
+        stop(proc)
+    assert "all records uploaded" in log.read_text(), log.read_text()[-4000:]
+    after = snapshot(container.rootfs)
+    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    assert changed == [], f"the server wrote outside its volumes: {changed[:20]}"
+    table = read_window(str(container.mounts["/var/log/modelops"] / "store"), model_name())
+    assert table.num_rows == len(records)
+    assert set(table["request_id"].to_pylist()) == {resp.headers["x-request-id"]}
+    rows = table.sort_by("row")
+    assert rows["row"].to_pylist() == list(range(len(records)))
+    assert rows["score"].to_pylist() == served
 
 
 def test_image_refuses_a_wrong_digest(container: Container, registry: Registry, tmp_path: Path) -> None:
