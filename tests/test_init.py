@@ -43,7 +43,8 @@ def commit_all(root: Path, message: str) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = make_project(tmp_path / "project")
+    # The template as cloned, with its example package: what a team runs `modelops init` on.
+    root = make_project(tmp_path / "project", fixture=False)
     shutil.copytree(REPO / ".github", root / ".github")
     commit_all(root, "chore: add .github")
     return root

@@ -95,7 +95,9 @@ def _env(tmp_path: Path) -> dict[str, str]:
     audit.mkdir(exist_ok=True)
     (audit / "sitecustomize.py").write_text(AUDIT)
     env = {k: v for k, v in os.environ.items() if k not in SCRUB and not k.startswith("PYTEST_")}
-    return env | {"PYTHONPATH": str(audit), "NETAUDIT_LOG": str(audit / "events"), "HOME": str(tmp_path)}
+    # The audit hook first; then what tests/conftest.py puts there (the fixture model package).
+    path = os.pathsep.join(p for p in (str(audit), os.environ.get("PYTHONPATH")) if p)
+    return env | {"PYTHONPATH": path, "NETAUDIT_LOG": str(audit / "events"), "HOME": str(tmp_path)}
 
 
 def _run_offline(

@@ -14,10 +14,21 @@ def copy_configs(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def shipped(name: str) -> dict:  # type: ignore[type-arg]
+    """The shipped configs/<name> as plain YAML: what the settings must reflect, whichever model it is."""
+    import yaml
+
+    return yaml.safe_load((REPO / "configs" / name).read_text())  # type: ignore[no-any-return]
+
+
 def test_repo_configs_load_and_hash_is_stable() -> None:
     a, b = load_settings(REPO), load_settings(REPO)
     assert a.config_hash() == b.config_hash()
-    assert a.features.segment is not None and a.features.segment.value == "enterprise"
+    declared = shipped("features.yaml")
+    assert a.features.label == declared["label"]
+    assert a.features.names == [f["name"] for f in declared["features"]]
+    segment = declared.get("segment")
+    assert (a.features.segment and a.features.segment.value) == (segment and segment["value"])
 
 
 def test_override_changes_value_and_hash_and_is_recorded() -> None:
@@ -45,16 +56,16 @@ def test_bad_override_is_named(item: str, needle: str) -> None:
 def test_data_source_is_the_packages_mapping_with_no_floor_in_the_machinery() -> None:
     """The machinery keeps `source:` as a mapping; the package's source_config judges it
     (tests/contract: a bad value there names configs/data.yaml source.<field>)."""
-    s = load_settings(REPO, ["data.source.rows=12", "data.source.scenario.label_shift=0.5"])
-    assert s.data.source["rows"] == 12 and s.data.source["scenario"]["label_shift"] == 0.5
+    s = load_settings(REPO, ["data.source.rows=12", "data.source.where={table: t, limit: 5}"])
+    assert s.data.source["rows"] == 12 and s.data.source["where"] == {"table": "t", "limit": 5}
     assert s.config_hash() != load_settings(REPO).config_hash(), "the source shapes the model"
-    assert s.model.contract.source_config == "churn.data:Source"
+    assert s.model.contract.source_config == shipped("model.yaml")["contract"].get("source_config")
 
 
 def test_a_source_without_generator_keys_loads(tmp_path: Path) -> None:
     root = copy_configs(tmp_path)
     edit_yaml(root / "configs/data.yaml", lambda d: d.update(source={"path": "data/x.csv"}))
-    edit_yaml(root / "configs/model.yaml", lambda d: d["contract"].pop("source_config"))
+    edit_yaml(root / "configs/model.yaml", lambda d: d["contract"].pop("source_config", None))
     s = load_settings(root)
     assert s.data.source == {"path": "data/x.csv"} and s.model.contract.source_config is None
 
@@ -75,7 +86,10 @@ def test_wrong_type_rejected(tmp_path: Path) -> None:
 
 def test_categorical_without_categories_rejected(tmp_path: Path) -> None:
     root = copy_configs(tmp_path)
-    edit_yaml(root / "configs/features.yaml", lambda d: d["features"][5].pop("categories"))
+    edit_yaml(
+        root / "configs/features.yaml",
+        lambda d: next(f for f in d["features"] if f["kind"] == "categorical").pop("categories"),
+    )
     with pytest.raises(ConfigError, match="categorical needs 'categories'"):
         load_settings(root)
 

@@ -83,7 +83,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     from modelops.settings import load_settings
 
     work = tmp_path_factory.mktemp("registry")
-    root = make_project(work / "project", rows=3000, max_iter=20)
+    # The configured model (fixture=False): the image bakes the repository's configs/ in.
+    root = make_project(work / "project", rows=3000, max_iter=20, fixture=False)
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     with mlflow_server(f"sqlite:///{work / 'mlflow.db'}", work / "artifacts", work / "mlflow.log") as url:
         try:

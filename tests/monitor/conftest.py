@@ -1,7 +1,13 @@
-"""Fixtures for monitoring: a throw-away project with a released version, served traffic as real logs."""
+"""Fixtures for monitoring: a throw-away project with a released version, served traffic as real logs.
+
+The project is the shared one's shape (tests/conftest.py make_project: the fixture package
+swapped in, with an id, a timestamp and a segment); its model is trained here, in-process, on
+more rows than the DVC project uses, so the drift and quality checks judge real signal.
+"""
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,15 +18,16 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from churn.data import Scenario, generate
-from churn.pipeline import build_pipeline
 from modelops.adapters import dvc
+from modelops.contract import load_package
 from modelops.monitor.config import FILENAME, MonitoringConfig
 from modelops.settings import Settings, load_section, load_settings
+from tests.conftest import make_project
+from tests.helpers import fixture as fx
 from tests.release.records import TAGS, make_record, write_record
 
-REPO = Path(__file__).resolve().parents[2]
 TRAIN_ROWS = 20_000
+Incident = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 @dataclass
@@ -41,11 +48,13 @@ class Project:
         return write_labels(path, frame, self.settings.features.label)
 
     def write_release(self, version: int, train_md5: str) -> Path:
-        return write_release(self.root, version, train_md5)
+        return write_release(self.root, self.settings.model.name, version, train_md5)
 
-    def served(self, rows: int, seed: int, scenario: Scenario | None = None) -> pd.DataFrame:
-        """Fresh customers from the generator, scored by the released model."""
-        frame = generate(rows, seed, start="2025-06-01", days=7, scenario=scenario)
+    def served(self, rows: int, seed: int, incident: Incident | None = None) -> pd.DataFrame:
+        """New rows from the package's own source (after `incident`, if any), scored by the released model."""
+        frame = fx.rows(self.settings, rows, seed)
+        if incident is not None:
+            frame = incident(frame)
         frame["score"] = self.model.predict_proba(frame[self.settings.features.names])[:, 1]
         frame["request_id"] = [f"r{seed}-{i}" for i in range(rows)]
         return frame
@@ -53,28 +62,27 @@ class Project:
 
 @pytest.fixture(scope="session")
 def project(tmp_path_factory) -> Project:
-    root = tmp_path_factory.mktemp("monitor-project")
-    shutil.copytree(REPO / "configs", root / "configs")
+    root = make_project(tmp_path_factory.mktemp("monitor-project"), rows=TRAIN_ROWS, max_iter=60)
     settings = load_settings(root)
-    train = generate(TRAIN_ROWS, 1)
-    pipe = build_pipeline(settings.features, "hist_gradient_boosting", {"max_iter": 60}, 7)
+    train = fx.rows(settings, TRAIN_ROWS, 1)
+    pipe = load_package(settings).unfitted_pipeline(settings)
     pipe.fit(train[settings.features.names], train[settings.features.label])
     split = root / "data" / "split" / "train.parquet"
-    split.parent.mkdir(parents=True)
+    split.parent.mkdir(parents=True, exist_ok=True)
     train.to_parquet(split, index=False)
     md5 = dvc.md5(split)
     cache = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
-    cache.parent.mkdir(parents=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(split, cache)
-    write_release(root, 1, md5)
+    write_release(root, settings.model.name, 1, md5)
     cfg = load_section(settings.config_dir, FILENAME, MonitoringConfig)
     return Project(root, settings, cfg, pipe, md5)
 
 
-def write_release(root: Path, version: int, train_md5: str) -> Path:
+def write_release(root: Path, name: str, version: int, train_md5: str) -> Path:
     """A valid release record (the release step's one writer) naming `train_md5` as its training data."""
     tags = {**TAGS, "train_md5": train_md5}
-    return write_record(root, make_record(version, "0" * 64, tags=tags, track="stable"))
+    return write_record(root, make_record(version, "0" * 64, name=name, tags=tags, track="stable"))
 
 
 def write_logs(
@@ -97,7 +105,7 @@ def write_logs(
     return path
 
 
-def write_labels(path: Path, frame: pd.DataFrame, label: str = "churned") -> Path:
+def write_labels(path: Path, frame: pd.DataFrame, label: str) -> Path:
     frame[["request_id", label]].to_csv(path, index=False)
     return path
 

@@ -19,12 +19,16 @@ def test_ece_is_zero_for_perfect_calibration_and_large_for_a_constant_lie():
 
 def test_rates_count_missing_out_of_range_wrong_type_and_unknown_category(project):
     schema = project.settings.features
+    # The first bounded float and the first categorical feature the model declares.
+    num = next(f for f in schema.features if f.dtype == "float" and f.min is not None and f.max is not None)
+    cat = schema.feature(schema.categorical[0])
+    first, second = list(cat.categories or ())[:2]
     frame = pd.DataFrame({name: [None] * 4 for name in schema.names})
-    frame["days_since_last_login"] = [1.0, None, 400.0, "soon"]
-    frame["plan"] = ["basic", None, "platinum", "pro"]
+    frame[num.name] = [float(num.min), None, float(num.max) + 1, "soon"]
+    frame[cat.name] = [first, None, "not-a-declared-category", second]
     rates = checks.feature_rates(encode(frame, schema), schema)
-    assert rates["days_since_last_login"] == (0.25, 0.5)  # None missing; 400 and "soon" out of range
-    assert rates["plan"] == (0.25, 0.25)  # "platinum" is not a declared category
+    assert rates[num.name] == (0.25, 0.5)  # None missing; above max and "soon" out of range
+    assert rates[cat.name] == (0.25, 0.25)  # an undeclared category
 
 
 def test_one_drifted_feature_alerts_by_name_unless_the_share_allows_it():
@@ -46,7 +50,7 @@ def test_quality_alerts_name_each_broken_rule():
 
 def test_verdict_and_summary_put_the_verdict_first():
     base = {
-        "model": "churn",
+        "model": "m",
         "predictions": "p.jsonl",
         "labels": None,
         "since": None,
@@ -82,27 +86,28 @@ def test_config_names_unknown_features_slices_and_drift_methods(project):
     from modelops.errors import ConfigError
 
     schema = project.settings.features
+    typo = f"{schema.numeric[0]}_typo"  # a near miss of a real feature name
     bad = MonitoringConfig.model_validate(
-        {"drift": {"features": {"days_since_login": {"method": "psi", "threshold": 0.1}}}}
+        {"drift": {"features": {typo: {"method": "psi", "threshold": 0.1}}}}
     )
-    with pytest.raises(ConfigError, match=r"drift\.features\.days_since_login: not a feature"):
+    with pytest.raises(ConfigError, match=rf"drift\.features\.{typo}: not a feature"):
         bad.check_against(schema, "monitoring.yaml")
-    bad = MonitoringConfig.model_validate({"slices": [{"column": "plan", "value": "gold"}]})
+    bad = MonitoringConfig.model_validate({"slices": [{"column": schema.categorical[0], "value": "gold"}]})
     with pytest.raises(ConfigError, match=r"slices\.0\.value: 'gold'"):
         bad.check_against(schema, "monitoring.yaml")
-    with pytest.raises(ConfigError, match="drift method 'psy' for seats is unknown"):
-        evidently.check_methods([evidently.Column("seats", "numeric", "psy", 0.1)], "monitoring.yaml")
+    with pytest.raises(ConfigError, match="drift method 'psy' for amount is unknown"):
+        evidently.check_methods([evidently.Column("amount", "numeric", "psy", 0.1)], "monitoring.yaml")
 
 
 def test_labels_file_must_have_request_id_and_a_binary_label(tmp_path):
     from modelops.errors import MonitorError
     from modelops.monitor.job import read_labels
 
-    (tmp_path / "l.csv").write_text("id,churned\na,1\n")
+    (tmp_path / "l.csv").write_text("id,outcome\na,1\n")
     with pytest.raises(MonitorError, match="missing column 'request_id'"):
-        read_labels(tmp_path / "l.csv", "churned")
-    (tmp_path / "l.csv").write_text("request_id,churned\na,1\nb,yes\n")
-    with pytest.raises(MonitorError, match="'churned' must be 0 or 1"):
-        read_labels(tmp_path / "l.csv", "churned")
-    (tmp_path / "l.csv").write_text("request_id,churned\na,1\nb,0\n")
-    assert read_labels(tmp_path / "l.csv", "churned").to_dict() == {"a": 1, "b": 0}
+        read_labels(tmp_path / "l.csv", "outcome")
+    (tmp_path / "l.csv").write_text("request_id,outcome\na,1\nb,yes\n")
+    with pytest.raises(MonitorError, match="'outcome' must be 0 or 1"):
+        read_labels(tmp_path / "l.csv", "outcome")
+    (tmp_path / "l.csv").write_text("request_id,outcome\na,1\nb,0\n")
+    assert read_labels(tmp_path / "l.csv", "outcome").to_dict() == {"a": 1, "b": 0}

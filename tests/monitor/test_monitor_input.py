@@ -52,7 +52,8 @@ def test_versions_are_split_and_each_needs_its_own_release(project, tmp_path):
     project.write_logs(logs, project.served(400, 24), version="7", mode="ab")
     parsed = read_logs(logs, project.settings.features, None, 300)
     assert {v: len(f) for v, f in parsed.versions.items()} == {"1": 1000, "7": 400}
-    with pytest.raises(MissingEvidence, match=r"model_version '7'.*releases/churn/v7.yaml"):
+    name = project.settings.model.name
+    with pytest.raises(MissingEvidence, match=rf"model_version '7'.*releases/{name}/v7.yaml"):
         run(project, tmp_path, logs)
 
 
@@ -81,7 +82,8 @@ def test_reference_missing_from_the_dvc_cache_names_the_md5_and_dvc_pull(project
 
 
 def test_cli_exit_codes_healthy_alert_and_error(project, tmp_path, monkeypatch):
-    from churn.data import Scenario
+    from tests.helpers.fixture import numeric_feature
+    from tests.monitor.incidents import zero_fill
 
     # --reference with a precomputed score column: the CLI path without a registry.
     ref = pd.read_parquet(project.root / "data" / "split" / "train.parquet")
@@ -94,7 +96,9 @@ def test_cli_exit_codes_healthy_alert_and_error(project, tmp_path, monkeypatch):
     assert main([*base, "--predictions", str(healthy), "--out", str(tmp_path / "h")]) == 0
     s = json.loads((tmp_path / "h" / "summary.json").read_text())
     assert s["versions"][0]["reference"]["source"] == "override"
-    sc = Scenario(zero_fill_feature="days_since_last_login", zero_fill_fraction=0.33)
-    bad = project.write_logs(tmp_path / "b.jsonl", project.served(3000, 27, sc))
+    feature = numeric_feature(project.settings)
+    bad = project.write_logs(
+        tmp_path / "b.jsonl", project.served(3000, 27, lambda f: zero_fill(f, feature, 0.33))
+    )
     assert main([*base, "--predictions", str(bad), "--out", str(tmp_path / "b")]) == 1
     assert main([*base, "--predictions", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "n")]) == 2

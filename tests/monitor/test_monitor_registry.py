@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from churn.data import Scenario, generate
 from modelops.adapters import tracking
 from modelops.release import record
+from tests.helpers import fixture as fx
+from tests.monitor.incidents import zero_fill
 from tests.release.records import TAGS, make_record
 
 from .conftest import write_logs
@@ -36,8 +37,8 @@ def test_monitor_finds_the_reference_through_the_release_and_scores_it_with_the_
                 registry, mv, Path(tmp), mv.tags["model_sha256"], settings.model.skops_trusted_types
             )
         names = settings.features.names
-        sc = Scenario(zero_fill_feature="days_since_last_login", zero_fill_fraction=0.33)
-        served = generate(4000, 31, start="2025-06-01", days=7, scenario=sc)
+        feature = fx.numeric_feature(settings)
+        served = zero_fill(fx.rows(settings, 4000, 31), feature, 0.33, seed=31)
         served["score"] = model.predict_proba(served[names])[:, 1]
         served["request_id"] = [f"q{i}" for i in range(len(served))]
         logs = write_logs(tmp_path / "p.jsonl", served, names, version=str(p.version))
@@ -47,7 +48,7 @@ def test_monitor_finds_the_reference_through_the_release_and_scores_it_with_the_
         assert code == 1, section["alerts"]
         assert section["reference"]["source"] == "release"
         assert section["reference"]["train_md5"] == mv.tags["train_md5"]
-        assert [d["feature"] for d in section["drift"] if d["drifted"]] == ["days_since_last_login"]
+        assert [d["feature"] for d in section["drift"] if d["drifted"]] == [feature]
     finally:
         if saved is None:
             release.unlink()

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from churn.data import Scenario
 from modelops.monitor import job
+from tests.helpers import fixture as fx
+from tests.monitor import incidents
 
 pytestmark = pytest.mark.integration
 ROWS = 10_000
@@ -32,32 +33,41 @@ def test_healthy_period_raises_no_alert_and_writes_every_output(project, tmp_pat
 
 
 def test_silent_zero_fill_is_flagged_by_feature_name(project, tmp_path):
-    sc = Scenario(zero_fill_feature="days_since_last_login", zero_fill_fraction=0.33)
-    summary = monitor(project, tmp_path, project.served(ROWS, 12, sc))
+    feature = fx.numeric_feature(project.settings)
+    frame = project.served(ROWS, 12, lambda f: incidents.zero_fill(f, feature, 0.33, seed=12))
+    summary = monitor(project, tmp_path, frame)
     section = summary["versions"][0]
     assert summary["verdict"] == "alert"
     drifted = [d["feature"] for d in section["drift"] if d["drifted"]]
-    assert drifted == ["days_since_last_login"]
+    assert drifted == [feature]
     md = (tmp_path / "run" / "summary.md").read_text()
     assert md.startswith("# 🔴 ALERT")
-    assert "| days_since_last_login | wasserstein |" in md
+    assert f"| {feature} | wasserstein |" in md
 
 
-def test_drift_confined_to_the_enterprise_segment_is_flagged_in_that_slice(project, tmp_path):
-    summary = monitor(project, tmp_path, project.served(ROWS, 13, Scenario(segment_shift=0.5)))
+def test_drift_confined_to_one_segment_is_flagged_in_that_slice(project, tmp_path):
+    s = project.settings
+    feature, segment = fx.numeric_feature(s), fx.segment_slice(s)
+
+    def shift(frame):
+        # A third off the feature in the segment only (~10% of rows): a normed Wasserstein of
+        # ~0.6 there, diluted to ~0.06 in aggregate, under the 0.1 threshold.
+        return incidents.shift_in_segment(frame, fx.in_segment(s, frame), feature, 0.7)
+
+    summary = monitor(project, tmp_path, project.served(ROWS, 13, shift))
     section = summary["versions"][0]
     assert summary["verdict"] == "alert"
     # Diluted below the threshold in aggregate: only the per-slice check can see it.
     assert not any(d["drifted"] for d in section["drift"])
-    enterprise = next(s for s in section["slices"] if s["slice"] == "plan=enterprise")
-    assert {d["feature"] for d in enterprise["drift"] if d["drifted"]} >= {"days_since_last_login"}
-    assert any(
-        a.startswith("[plan=enterprise] feature drift: days_since_last_login") for a in section["alerts"]
-    )
+    sliced = next(x for x in section["slices"] if x["slice"] == segment)
+    assert {d["feature"] for d in sliced["drift"] if d["drifted"]} >= {feature}
+    assert any(a.startswith(f"[{segment}] feature drift: {feature}") for a in section["alerts"])
 
 
 def test_label_shift_shows_as_a_quality_drop_once_labels_arrive(project, tmp_path):
-    shifted = project.served(ROWS, 14, Scenario(label_shift=1.0))
+    label = project.settings.features.label
+    # Half the outcomes no longer follow the features, and more of them are positive.
+    shifted = incidents.shift_labels(project.served(ROWS, 14), label, 0.5, 0.7, seed=14)
     before = monitor(project, tmp_path, shifted, labels=False, name="no-labels")
     assert before["verdict"] == "healthy"  # features and scores did not move: invisible without labels
     after = monitor(project, tmp_path, shifted, labels=True, name="labels")

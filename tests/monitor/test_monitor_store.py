@@ -44,10 +44,11 @@ def run(project, tmp_path: Path, name: str, **kw) -> dict:
 
 
 def test_store_and_json_lines_give_the_same_judgement(project, tmp_path):
-    from churn.data import Scenario
+    from tests.helpers.fixture import numeric_feature
+    from tests.monitor.incidents import zero_fill
 
-    sc = Scenario(zero_fill_feature="days_since_last_login", zero_fill_fraction=0.33)
-    frame = project.served(3000, 41, sc)
+    feature = numeric_feature(project.settings)
+    frame = project.served(3000, 41, lambda f: zero_fill(f, feature, 0.33, seed=41))
     logs = project.write_logs(tmp_path / "p.jsonl", frame)
     labels = project.write_labels(tmp_path / "labels.csv", frame)
     store = str(tmp_path / "store")
@@ -69,7 +70,10 @@ def test_store_window_and_labels_from_the_label_store(project, tmp_path):
         label_table(
             [
                 LabelRecord(
-                    request_id=r, label=int(y), observed_at=T0 + timedelta(days=1), model_name="churn"
+                    request_id=r,
+                    label=int(y),
+                    observed_at=T0 + timedelta(days=1),
+                    model_name=project.settings.model.name,
                 )
                 for r, y in zip(new["request_id"], new[label], strict=True)
             ]

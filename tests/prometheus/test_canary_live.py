@@ -117,10 +117,13 @@ def fleet(serve_project: ServeProject, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module")
 def decide_root(serve_project: ServeProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project whose overlays serve v1 (stable) and v2 (canary), with a short canary window."""
+    from modelops.settings import load_settings
+
     root = make_project(tmp_path_factory.mktemp("decide"))
+    name = load_settings(root).model.name
     for track, reg in (("stable", serve_project.primary), ("canary", serve_project.shadow)):
         (overlay_dir(root, track) / "model.env").write_text(
-            overlay.model_env(track, "churn", reg.version, reg.sha256)
+            overlay.model_env(track, name, reg.version, reg.sha256)
         )
     edit_yaml(
         root / "configs/canary.yaml",

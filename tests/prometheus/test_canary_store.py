@@ -33,15 +33,15 @@ TRAFFIC = {"stable": 3.0, "canary": 2.0}  # requests per second on Prometheus ov
 @pytest.fixture(scope="module")
 def released(serve_project: ServeProject) -> ServeProject:
     """The serving project with v1 released to stable and v2 to canary, both from one training snapshot."""
-    from churn.data import generate
     from modelops.adapters import dvc
     from modelops.settings import load_settings
+    from tests.helpers.fixture import rows
 
     root = serve_project.root
     settings = load_settings(root)
     train = root / "data" / "split" / "train.parquet"
     train.parent.mkdir(parents=True, exist_ok=True)
-    generate(4000, 1).iloc[:3000].to_parquet(train, index=False)  # the rows both versions learned from
+    rows(settings, 4000, 1).iloc[:3000].to_parquet(train, index=False)  # the rows both versions learned from
     md5 = dvc.md5(train)
     cached = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -70,15 +70,15 @@ def write_traffic(project: ServeProject, uri: str, broken_canary: bool = False) 
     `broken_canary`: the canary served its model's scores inverted (a flipped class column), the
     kind of regression only the predictions and labels show: its live metrics stay healthy.
     """
-    from churn.data import generate
     from modelops.records import LabelRecord, frame_table, label_table
     from modelops.store import LabelStore, PredictionStore
+    from tests.helpers.fixture import rows
 
     settings = project.settings
     served_at = datetime.now(UTC) - timedelta(minutes=20)  # inside the canary window (an hour)
     labels = []
     for seed, (track, reg) in enumerate((("stable", project.primary), ("canary", project.shadow)), 500):
-        frame = generate(ROWS[track], seed)
+        frame = rows(settings, ROWS[track], seed)
         ids = [f"{track}-{i}" for i in range(len(frame))]
         scores = reg.pipeline.predict_proba(frame[settings.features.names])[:, 1]
         if broken_canary and track == "canary":

@@ -22,15 +22,23 @@ from modelops.store import LabelStore, PredictionStore, read_labels, read_window
 from modelops.store.reader import versions
 
 T0 = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
+# The configured model's own columns (configs/features.yaml): an int, a float, a categorical
+# (with one of its categories), and a declared feature the records leave out.
+SCHEMA = load_settings(Path(__file__).resolve().parents[2]).features
+INT = next(f.name for f in SCHEMA.features if f.dtype == "int")
+FLOAT = next(f.name for f in SCHEMA.features if f.dtype == "float")
+CAT = SCHEMA.categorical[0]
+CATEGORY = (SCHEMA.feature(CAT).categories or ("?",))[0]
+ABSENT = next(n for n in SCHEMA.names if n not in {INT, FLOAT, CAT})
 
 
 @pytest.fixture(scope="module")
 def schema():  # type: ignore[no-untyped-def]
-    return load_settings(Path(__file__).resolve().parents[2]).features
+    return SCHEMA
 
 
 def rec(i: int, version: str = "1", minutes: int = 0, **kw) -> PredictionRecord:  # type: ignore[no-untyped-def]
-    feats: dict[str, str | int | float | None] = {"tenure_months": i, "monthly_charges": None, "plan": "pro"}
+    feats: dict[str, str | int | float | None] = {INT: i, FLOAT: None, CAT: CATEGORY}
     return PredictionRecord(
         request_id=f"r{i}",
         timestamp=T0 + timedelta(minutes=minutes),
@@ -47,7 +55,7 @@ def test_json_line_round_trips_and_keeps_the_old_line_shape() -> None:
     line = to_json_line(r)
     assert from_json_line(line) == r
     doc = msgspec.json.decode(line)
-    assert doc["features"] == {"tenure_months": 1, "monthly_charges": None, "plan": "pro"}
+    assert doc["features"] == {INT: 1, FLOAT: None, CAT: CATEGORY}
     assert doc["shadow"] == {"model_version": "2", "score": 0.5}
     assert "row" not in doc  # defaults omitted: lines of earlier releases parse the same
 
@@ -62,9 +70,7 @@ def test_table_follows_the_declared_feature_types(schema) -> None:  # type: igno
     table = prediction_table([rec(1), rec(2, shadow=Shadow("2", None))], schema)
     assert table.schema == prediction_schema(schema)
     feats = table.column("features").to_pylist()
-    assert (
-        feats[0]["tenure_months"] == 1 and feats[0]["monthly_charges"] is None and feats[0]["seats"] is None
-    )
+    assert feats[0][INT] == 1 and feats[0][FLOAT] is None and feats[0][ABSENT] is None
     assert table.column("shadow_version").to_pylist() == [None, "2"]
 
 

@@ -88,13 +88,15 @@ def serve_configs(project: ServeProject, tmp: Path, **store: Any) -> Path:
     return conf
 
 
-def stored_rows(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+def stored_rows(
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch, project: ServeProject
+) -> list[tuple[str, int]]:
     """(request_id, row) of every stored prediction, read through s3fs and the store reader."""
     from modelops.store import open_location, read_window
 
     for key, value in s3.env.items():
         monkeypatch.setenv(key, value)
-    table = read_window(open_location(BUCKET_URI), "churn", columns=["request_id", "row"])
+    table = read_window(open_location(BUCKET_URI), project.settings.model.name, columns=["request_id", "row"])
     if table.num_rows == 0:
         return []
     return list(zip(table.column("request_id").to_pylist(), table.column("row").to_pylist(), strict=True))
@@ -147,7 +149,7 @@ def test_sigterm_under_load_flushes_every_200_to_s3_exactly_once(
     rc = server.stop(timeout=60)  # SIGTERM while 16 clients keep sending
     load.join()
     assert rc in (0, -signal.SIGTERM), server.stderr()
-    stored = stored_rows(s3, monkeypatch)
+    stored = stored_rows(s3, monkeypatch, serve_project)
     check_exactly_once(stored, load)
     assert len(stored) >= load.rows()
     assert "all records uploaded" in server.stderr()
@@ -186,7 +188,7 @@ def test_s3_outage_during_load_loses_nothing_within_the_spool_bound(
     assert rc in (0, -signal.SIGTERM), server.stderr()
     assert failures > 0, "the outage was never noticed by the writer"
     assert dropped == 0 and queue_dropped == 0
-    check_exactly_once(stored_rows(s3, monkeypatch), load)
+    check_exactly_once(stored_rows(s3, monkeypatch, serve_project), load)
 
 
 def test_outage_beyond_the_spool_bound_counts_every_dropped_row(
@@ -215,7 +217,7 @@ def test_outage_beyond_the_spool_bound_counts_every_dropped_row(
     finally:
         rc = server.stop(timeout=60)
     assert rc in (0, -signal.SIGTERM), server.stderr()
-    stored = stored_rows(s3, monkeypatch)
+    stored = stored_rows(s3, monkeypatch, serve_project)
     assert len(set(stored)) == len(stored)
     assert dropped > 0, "a 40 kB spool should have overflowed"
     assert set(stored) <= expected_rows(load)

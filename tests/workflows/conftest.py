@@ -97,7 +97,7 @@ def promoted(gated: Gated, fake_github: FakeGitHub) -> Promoted:
     payload = pr_payload(gated.trained.sha, PR, action="labeled", label={"name": "promote"})
     run = h.run_act(project, "promote.yml", "pull_request", payload, fake_github.url)
     assert run.returncode == 0, run.output[-4000:]
-    branch = "promote/churn-v1-canary"
+    branch = f"promote/{project.model}-v1-canary"
     pushed = h.git(project.root, "ls-remote", "--heads", "origin")
     assert branch in pushed, f"promote.yml pushed {pushed!r}, not {branch}:\n{run.output[-6000:]}"
     h.git(project.root, "fetch", "-q", "origin", branch)

@@ -27,21 +27,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import SMALL_ITER, SMALL_ROWS
+from tests.fixture_model import swap
+
 PROJECT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("MODELOPS_TEST_VENV", PROJECT / ".venv"))
 ACT = VENV / "bin" / "act"
 STANDINS = Path(__file__).parent / "standins"
-REPOSITORY = "acme/churn"
+REPOSITORY = "acme/models"
 TOKEN = "ghs_test_token_not_a_secret"
-MODEL = "churn"
 _SKIP_TOP = {".venv", ".mlflow", "mlruns", "data", "artifacts", ".dvcstore", "out", ".git"}
 _SKIP_ANY = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
 _USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
 # Small and quick, but large enough for the gate's slices and bootstrap to mean something.
-# Same sizes as tests/conftest.py.
+# Same sizes as tests/conftest.py make_project (the fixture's generator takes them as they are).
 SMALL = {
-    "configs/data.yaml": {"source.rows": 8000},
-    "configs/train.yaml": {"params.max_iter": 40, "importance_rows": 500, "threads": 1},
+    "configs/train.yaml": {"params.max_iter": SMALL_ITER, "importance_rows": 500, "threads": 1},
 }
 
 
@@ -109,6 +110,13 @@ class Project:
     def modelops(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
         return run([str(VENV / "bin" / "modelops"), *args], cwd or self.root, self.env(), check=check)
 
+    @property
+    def model(self) -> str:
+        """The registered model name (configs/model.yaml `name` of the copy)."""
+        from modelops.settings import load_settings
+
+        return load_settings(self.root).model.name
+
     def head(self) -> str:
         return git(self.root, "rev-parse", "HEAD")
 
@@ -123,12 +131,28 @@ class Project:
         return dst
 
 
+def make_it_ours(root: Path) -> None:
+    """The README's checklist on the committed copy, as tests/conftest.py make_project applies it:
+    `modelops init` (it needs a clean tree), then the fixture package in for the example, with
+    its generator (SMALL_ROWS rows), an id, a timestamp, a segment and gradient-boosted trees.
+    The workflows' processes import `fixture_model` through the PYTHONPATH tests/conftest.py sets."""
+    from modelops import init
+
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "the template as cloned")
+    init.run(root, swap.MODEL, swap.PACKAGE, swap.OWNER)
+    swap.swap_in_fixture(root, SMALL_ROWS, estimator="hist_gradient_boosting", keys=True, generator=True)
+
+
 def make_project(tmp: Path) -> Project:
-    """Copy the working tree (no venv, stores or data), shrink the data, commit, and push the data."""
+    """Copy the working tree (no venv, stores or data), make it the fixture model's, shrink it,
+    commit, and push the data."""
     root, origin = tmp / "repo", tmp / "origin.git"
     for rel in project_files():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT / rel, root / rel)
+    make_it_ours(root)
     for rel, changes in SMALL.items():
         for key, value in changes.items():
             set_yaml(root / rel, key, value)
@@ -137,7 +161,6 @@ def make_project(tmp: Path) -> Project:
     config = root / ".dvc" / "config"
     config.write_text(re.sub(r"url = .*", f"url = {dvcstore}", config.read_text()))
     run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp)
-    git(root, "init", "-q", "-b", "main")
     git(root, "remote", "add", "origin", str(origin))
     project = Project(tmp, root, origin, f"sqlite:///{tmp / 'mlflow' / 'mlflow.db'}")
     (tmp / "mlflow").mkdir()
@@ -160,7 +183,7 @@ def create_experiment(project: Project) -> None:
         "mlflow.create_experiment(sys.argv[2], artifact_location=sys.argv[3])"
     )
     location = (project.tmp / "mlflow" / "artifacts").as_uri()
-    run([sys.executable, "-c", code, project.mlflow_uri, MODEL, location], project.tmp, project.env())
+    run([sys.executable, "-c", code, project.mlflow_uri, project.model, location], project.tmp, project.env())
 
 
 def pinned_actions() -> dict[str, str]:

@@ -29,13 +29,13 @@ RATE = 2.0  # canary requests per second: ~7,200 in the hour, above min_requests
 
 def write_store(project: h.Project, store: str, rows: int, tmp: Path) -> None:
     """The canary's served predictions, scored by the model it serves, stored as the server stores them."""
-    from churn.data import generate
     from modelops.adapters.tracking import MlflowRegistry, load_verified
     from modelops.records import frame_table
     from modelops.release import record
     from modelops.release.state import track_version
     from modelops.settings import load_settings
     from modelops.store import PredictionStore
+    from tests.helpers.fixture import rows as new_rows
 
     settings = load_settings(project.root)
     version = track_version(project.root, "canary")
@@ -49,7 +49,7 @@ def write_store(project: h.Project, store: str, rows: int, tmp: Path) -> None:
         released.model.sha256,
         settings.model.skops_trusted_types,
     )
-    frame = generate(rows, seed=314)  # customers the model never saw, from the same population
+    frame = new_rows(settings, rows, seed=314)  # rows the model never saw, from the same population
     table = frame_table(
         frame,
         model.predict_proba(frame[settings.features.names])[:, 1],
@@ -109,7 +109,7 @@ def test_healthy_canary_is_proposed_for_stable(
     assert canary["version"] == 1 and canary["live"]["requests"] > 1000
     assert (canary["monitor"], canary["monitor_rows"]) == ("healthy", ROWS), "judged from the store"
     assert {c["verdict"] for c in decision["comparisons"]} == {"pass"}
-    (pull,) = [p for p in github.state.pulls if p["head"] == "promote/churn-v1-stable"]
+    (pull,) = [p for p in github.state.pulls if p["head"] == f"promote/{promoted.project.model}-v1-stable"]
     assert pull["base"] == "main" and "stable" in pull["title"]
     clone = promoted.project.clone(pull["head"], tmp_path / "proposal")
     assert "MODEL_VERSION=1" in (clone / "k8s/overlays/production/model.env").read_text()
@@ -133,4 +133,4 @@ def test_canary_over_the_error_budget_is_proposed_for_rollback(
     assert "error_ratio" in pull["body"], "the PR says why"
     clone = promoted.project.clone(pull["head"], tmp_path / "proposal")
     assert "MODEL_VERSION=\n" in (clone / "k8s/overlays/canary/model.env").read_text(), "canary retired"
-    assert (clone / "releases/churn/v1.yaml").is_file(), "the record stays"
+    assert (clone / f"releases/{promoted.project.model}/v1.yaml").is_file(), "the record stays"

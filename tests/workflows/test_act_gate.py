@@ -120,13 +120,17 @@ def test_pr_loosening_gates_yaml_is_judged_by_the_base_rules(gated: Gated, fake_
     assert notice < verdict, "the rules notice comes first, above the verdict"
     assert "`configs/gates.yaml`" in body and "judged by the **base branch's rules**" in body
     assert "take effect only after merge" in body
-    assert "-  - {metric: roc_auc, min: 0.75}" in body and "+- metric: roc_auc" in body
+    # The diff shows what the PR removed and added (whatever the shipped file's layout).
+    trusted_lines, proposed_lines = trusted_gates.decode().splitlines(), proposed_gates.decode().splitlines()
+    removed = next(ln for ln in trusted_lines if ln.strip() and ln not in proposed_lines)
+    added = next(ln for ln in proposed_lines if ln.strip() and ln not in trusted_lines)
+    assert f"-{removed}" in body and f"+{added}" in body, (removed, added)
     assert "eval set rotation" not in body
 
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=project.mlflow_uri)
-    tags = client.get_model_version(h.MODEL, version).tags
+    tags = client.get_model_version(project.model, version).tags
     assert tags["gate.verdict"] == "fail"
     assert tags["gate.gates_sha256"] == hashlib.sha256(trusted_gates).hexdigest()
     assert tags["gate.gates_sha256"] != hashlib.sha256(proposed_gates).hexdigest()

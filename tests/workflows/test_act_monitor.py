@@ -12,21 +12,22 @@ from tests.workflows import harness as h
 from tests.workflows.conftest import Promoted, dispatch_payload
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-FEATURE = "days_since_last_login"
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def prediction_store(root: Path, project: Path, version: int, rows: int, zero_fill: float) -> str:
-    """Served predictions written to a store the way the server's writer does (PredictionStore)."""
-    from churn.data import Scenario, generate
+def prediction_store(
+    root: Path, project: Path, version: int, rows: int, feature: str, fraction: float
+) -> str:
+    """Served predictions, `feature` zero-filled in `fraction` of them, written to a store the way
+    the server's writer does (PredictionStore)."""
     from modelops.records import frame_table
     from modelops.settings import load_settings
     from modelops.store import PredictionStore
+    from tests.helpers.fixture import rows as new_rows
+    from tests.monitor.incidents import zero_fill
 
     settings = load_settings(project)
-    frame = generate(
-        rows, seed=99, scenario=Scenario(zero_fill_feature=FEATURE, zero_fill_fraction=zero_fill)
-    )
+    frame = zero_fill(new_rows(settings, rows, seed=99), feature, fraction)
     table = frame_table(
         frame,
         np.random.default_rng(0).uniform(0, 1, len(frame)),
@@ -44,7 +45,12 @@ def prediction_store(root: Path, project: Path, version: int, rows: int, zero_fi
 def test_monitor_opens_an_issue_on_injected_drift(
     promoted: Promoted, fake_github: FakeGitHub, tmp_path
 ) -> None:
-    store = prediction_store(tmp_path / "store", promoted.project.root, version=1, rows=3000, zero_fill=0.4)
+    from modelops.settings import load_settings
+    from tests.helpers.fixture import numeric_feature
+
+    root = promoted.project.root
+    feature = numeric_feature(load_settings(root))
+    store = prediction_store(tmp_path / "store", root, version=1, rows=3000, feature=feature, fraction=0.4)
     before = len(fake_github.state.issues)
 
     run = h.run_act(
@@ -60,6 +66,6 @@ def test_monitor_opens_an_issue_on_injected_drift(
     issues = fake_github.state.issues[before:]
     assert len(issues) == 1, run.output[-4000:]
     assert "monitoring" in issues[0]["labels"]
-    assert FEATURE in issues[0]["body"]
+    assert feature in issues[0]["body"]
     assert f"- Predictions: `{store}`" in issues[0]["body"], "judged from the store"
     assert "3000 lines" in issues[0]["body"]

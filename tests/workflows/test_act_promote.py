@@ -20,7 +20,8 @@ def test_promotion_pr_carries_a_release_commit_that_verifies(
     audit = set(h.git(clone, "show", "--name-only", "--format=", "HEAD~1").splitlines())
     assert "v1" in subject and "canary" in subject
     # Two commits: the record and card (kept by any rollback), then the pointer a rollback reverts.
-    assert audit == {"releases/churn/v1.yaml", "model_cards/churn/v1.md"}
+    name = project.model
+    assert audit == {f"releases/{name}/v1.yaml", f"model_cards/{name}/v1.md"}
     assert "k8s/overlays/canary/model.env" in pointer and not pointer & audit
     assert "Modelops-Track: canary" in h.git(clone, "log", "-1", "--format=%B")
     assert "MODEL_VERSION=1" in (clone / "k8s/overlays/canary/model.env").read_text()
@@ -29,7 +30,7 @@ def test_promotion_pr_carries_a_release_commit_that_verifies(
 
     (pull,) = [p for p in fake_github.state.pulls if p["head"] == promoted.branch]
     assert pull["base"] == "main"
-    assert "releases/churn/v1.yaml" in pull["body"]
+    assert f"releases/{name}/v1.yaml" in pull["body"]
 
 
 def test_promote_label_is_the_only_trigger(promoted: Promoted, fake_github: FakeGitHub) -> None:

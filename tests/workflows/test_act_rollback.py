@@ -30,5 +30,6 @@ def test_rollback_pr_restores_the_previous_manifests(
     # Only the pointer was reverted: the record and card of v1 (which served) stay, and verify agrees.
     reverted = set(h.git(clone, "show", "--name-only", "--format=", "HEAD").splitlines())
     assert reverted and all(f.startswith("k8s/overlays/") for f in reverted), reverted
-    assert (clone / "releases/churn/v1.yaml").is_file() and (clone / "model_cards/churn/v1.md").is_file()
+    name = project.model
+    assert (clone / f"releases/{name}/v1.yaml").is_file() and (clone / f"model_cards/{name}/v1.md").is_file()
     project.modelops("--root", str(clone), "release", "verify", cwd=clone)

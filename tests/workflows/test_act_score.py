@@ -10,22 +10,29 @@ from tests.workflows import harness as h
 from tests.workflows.conftest import Promoted, dispatch_payload
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-# The example's incident (see tests/score/conftest.py); checked to be a declared numeric feature.
-FEATURE = "days_since_last_login"
+
+
+def zero_filled(project: h.Project) -> str:
+    """The feature the incident zero-fills: a nullable float the model declares (tests/helpers/fixture.py)."""
+    from modelops.settings import load_settings
+    from tests.helpers.fixture import numeric_feature
+
+    return numeric_feature(load_settings(project.root))
 
 
 def snapshot(project: h.Project, path: Path, seed: int, zero_fill: float = 0.0) -> Path:
-    """A snapshot drawn through the project's own model contract (load_data)."""
-    from churn.data import Scenario
+    """A snapshot drawn through the project's own model contract (load_data), with the silent
+    zero-fill incident in `zero_fill` of its rows."""
     from modelops.contract import load_package
     from modelops.settings import load_settings
+    from tests.monitor import incidents
 
     settings = load_settings(project.root)
-    assert settings.features.feature(FEATURE).kind == "numeric"
-    scenario = Scenario(zero_fill_feature=FEATURE, zero_fill_fraction=zero_fill) if zero_fill else Scenario()
     package = load_package(settings)
-    source = package.source(settings, rows=3000, seed=seed, scenario=scenario)
-    frame = package.load_data(source).drop(columns=[settings.features.label])
+    frame = package.load_data(package.source(settings, rows=3000, seed=seed))
+    frame = incidents.zero_fill(frame, zero_filled(project), zero_fill, seed).drop(
+        columns=[settings.features.label]
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     return path
@@ -74,7 +81,7 @@ def test_refusal_fails_the_job_and_opens_the_issue(
     assert run.step_failed("Score"), run.output[-6000:]
     issues = fake_github.state.issues[before:]
     assert len(issues) == 1, run.output[-4000:]
-    assert FEATURE in issues[0]["body"] and "data-gate" in issues[0]["labels"]
+    assert zero_filled(promoted.project) in issues[0]["body"] and "data-gate" in issues[0]["labels"]
     assert manifests(tmp_path / "scores") == []
     published = [p for p in (tmp_path / "scores").rglob("*") if p.is_file()]
     assert published == [], "a refused run writes nothing to the output"

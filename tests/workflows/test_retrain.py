@@ -12,7 +12,7 @@ from tests.fakes.github_server import FakeGitHub
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     server = FakeGitHub(token="test-token").start()
     monkeypatch.setenv("GITHUB_TOKEN", "test-token")
-    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/models")
     monkeypatch.setenv("GITHUB_API_URL", server.url)
     yield server
     server.stop()
@@ -24,7 +24,7 @@ def test_retrain_dispatches_train_workflow_on_ref(
     assert main(["retrain", "--workflow", "train.yml", "--ref", "main"]) == 0
     assert github.state.dispatches == [{"workflow": "train.yml", "ref": "main"}]
     sent = [r for r in github.requests if r["path"].endswith("/dispatches")]
-    assert sent[0]["path"] == "/repos/acme/churn/actions/workflows/train.yml/dispatches"
+    assert sent[0]["path"] == "/repos/acme/models/actions/workflows/train.yml/dispatches"
     assert "dispatched train.yml on main" in capsys.readouterr().out
 
 
