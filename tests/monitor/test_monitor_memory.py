@@ -186,7 +186,8 @@ def test_shifted_traffic_alerts_naming_the_drifted_features(served: Served, tmp_
 
 
 def test_too_little_traffic_is_reported_not_judged(served: Served, tmp_path: Path) -> None:
-    few = synthesise(served.settings, 50, seed=4, shift=0.4)
+    # One row short of the configured minimum (configs/monitoring.yaml `min_rows`, the team's call).
+    few = synthesise(served.settings, config.load(served.settings).min_rows - 1, seed=4, shift=0.4)
     logs = served.predictions(tmp_path / "p.jsonl", {1: few})
     summary = served.monitor(job.Inputs(predictions=logs, out=tmp_path / "out"), tmp_path / "m")
     assert summary["verdict"] == "insufficient traffic"
