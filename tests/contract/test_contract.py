@@ -9,11 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
 
 from modelops.contract import load_package, resolve
 from modelops.data.validate import validate_frame
@@ -21,6 +18,7 @@ from modelops.errors import ContractError
 from modelops.settings import Settings, load_settings
 from tests.conftest import REPO
 from tests.fixture_model.swap import swap_in_fixture
+from tests.helpers.contract import assert_builds_an_unfitted_pipeline_that_fits_to_probabilities
 
 ROWS = 2000
 
@@ -42,17 +40,7 @@ def test_load_data_returns_a_frame_that_passes_the_declared_schema(settings) -> 
 
 
 def test_build_pipeline_is_unfitted_and_fits_to_probabilities(settings) -> None:  # type: ignore[no-untyped-def]
-    package = load_package(settings)
-    pipe = package.unfitted_pipeline(
-        settings.model_copy(update={"train": settings.train.model_copy(update={"params": {"max_iter": 10}})})
-    )
-    with pytest.raises(NotFittedError):
-        check_is_fitted(pipe)
-    frame = package.raw_snapshot(settings)
-    pipe.fit(frame[settings.features.names], frame[settings.features.label])
-    proba = pipe.predict_proba(frame[settings.features.names].head(50))
-    assert proba.shape == (50, 2)
-    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert_builds_an_unfitted_pipeline_that_fits_to_probabilities(settings)
 
 
 @pytest.fixture

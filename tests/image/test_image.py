@@ -248,11 +248,16 @@ def test_image_serves_as_uid_10001_the_in_process_scores_writing_only_its_volume
     finally:
         stop(proc)
     assert "prediction log flushed" in log.read_text(), log.read_text()[-4000:]
+    assert_wrote_only_its_volumes(container, before)
+    log_dir = container.mounts["/var/log/modelops"]
+    assert (log_dir / "predictions.jsonl").read_bytes().count(b"\n") == len(registry.records)
+
+
+def assert_wrote_only_its_volumes(container: Container, before: dict[str, tuple[int, int, int]]) -> None:
+    """Read-only root filesystem in spirit: nothing changed outside the mounted emptyDir paths."""
     after = snapshot(container.rootfs)
     changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
     assert changed == [], f"the server wrote outside its volumes: {changed[:20]}"
-    log_dir = container.mounts["/var/log/modelops"]
-    assert (log_dir / "predictions.jsonl").read_bytes().count(b"\n") == len(registry.records)
 
 
 def test_image_is_under_the_size_target(built: str) -> None:
@@ -293,9 +298,7 @@ def test_image_writes_the_parquet_prediction_store(
     finally:
         stop(proc)
     assert "all records uploaded" in log.read_text(), log.read_text()[-4000:]
-    after = snapshot(container.rootfs)
-    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
-    assert changed == [], f"the server wrote outside its volumes: {changed[:20]}"
+    assert_wrote_only_its_volumes(container, before)
     table = read_window(str(container.mounts["/var/log/modelops"] / "store"), model_name())
     assert table.num_rows == len(records)
     assert set(table["request_id"].to_pylist()) == {resp.headers["x-request-id"]}

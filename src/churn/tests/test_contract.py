@@ -4,16 +4,14 @@ If this fails after you edited src/churn/, the message says which function and w
 contract expects. The machinery's own contract tests are tests/contract/.
 """
 
-import numpy as np
 import pandas as pd
 import pytest
-from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
 
 from modelops.contract import load_package
 from modelops.data.validate import validate_frame
 from modelops.errors import ConfigError
 from modelops.settings import Settings, load_settings
+from tests.helpers.contract import assert_builds_an_unfitted_pipeline_that_fits_to_probabilities
 
 from .conftest import REPO, ROWS
 
@@ -26,17 +24,7 @@ def test_load_data_returns_a_frame_that_passes_the_declared_schema(settings: Set
 
 
 def test_build_pipeline_is_unfitted_and_fits_to_probabilities(settings: Settings) -> None:
-    package = load_package(settings)
-    pipe = package.unfitted_pipeline(
-        settings.model_copy(update={"train": settings.train.model_copy(update={"params": {"max_iter": 10}})})
-    )
-    with pytest.raises(NotFittedError):
-        check_is_fitted(pipe)
-    frame = package.raw_snapshot(settings)
-    pipe.fit(frame[settings.features.names], frame[settings.features.label])
-    proba = pipe.predict_proba(frame[settings.features.names].head(50))
-    assert proba.shape == (50, 2)
-    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert_builds_an_unfitted_pipeline_that_fits_to_probabilities(settings)
 
 
 def test_the_examples_generator_keeps_its_range_in_its_own_model() -> None:
