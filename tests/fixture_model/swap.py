@@ -245,6 +245,8 @@ def python_path(root: Path, blocked: Path, example: str) -> str:
     """PYTHONPATH for the swapped project: its src/ (what `make install` puts on the path), and
     an `example` package (the one swapped out) that refuses to import, so any process still
     reaching for it fails."""
+    if example == PACKAGE:  # a project already running the fixture: nothing was swapped out
+        return str(root / "src")
     stub = blocked / example
     stub.mkdir(parents=True, exist_ok=True)
     (stub / "__init__.py").write_text(
