@@ -71,6 +71,19 @@ def _shrink_source(source: dict[str, object], rows: int) -> None:
         source["rows"] = rows
 
 
+def _copy_source_data(root: Path, source: dict[str, object]) -> None:
+    """A source reading a file or directory of the repository (`path:`, git-ignored data the team
+    keeps beside the code) comes along into the copy; URLs and absolute paths are read in place."""
+    path = source.get("path")
+    if not isinstance(path, str) or "://" in path or Path(path).is_absolute() or not (REPO / path).exists():
+        return
+    (root / path).parent.mkdir(parents=True, exist_ok=True)
+    if (REPO / path).is_dir():
+        shutil.copytree(REPO / path, root / path, dirs_exist_ok=True)
+    else:
+        shutil.copy2(REPO / path, root / path)
+
+
 def make_project(
     root: Path,
     rows: int = SMALL_ROWS,
@@ -114,6 +127,7 @@ def make_project(
         swap.swap_in_fixture(root, rows, estimator=estimator, keys=keys, generator=True)
     else:
         edit_yaml(root / "configs/data.yaml", lambda d: _shrink_source(d["source"], rows))
+        _copy_source_data(root, yaml.safe_load((root / "configs/data.yaml").read_text())["source"])
     edit_yaml(
         root / "configs/train.yaml",
         lambda d: (
